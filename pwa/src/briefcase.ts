@@ -1,0 +1,285 @@
+// The briefcase: every record doc this device holds, the outbox of local updates not yet
+// acknowledged, and the cursor. Y docs are built lazily from their stored compacted state;
+// every change (local or remote) is written back to IndexedDB in small batched transactions.
+import * as Y from "yjs";
+import type { ErrorDetail } from "./protocol";
+import { docKind } from "./protocol";
+import { StorageError, type OutboxEntry, type Store, type StoredDoc } from "./store";
+
+/** Transaction origin of updates that came from the server: stored, never re-queued. */
+export const REMOTE = Symbol("remote");
+
+export interface DocInfo {
+  id: string;
+  kind: string;
+  record: Record<string, unknown>;
+  updatedAt: number;
+}
+
+interface Batch {
+  docs: Set<string>;
+  outboxPut: Map<number, OutboxEntry>;
+  outboxDel: Set<number>;
+  meta: Map<string, unknown>;
+  promise?: Promise<void>;
+}
+
+function newBatch(): Batch {
+  return { docs: new Set(), outboxPut: new Map(), outboxDel: new Set(), meta: new Map() };
+}
+
+export class Briefcase {
+  readonly infos = new Map<string, DocInfo>();
+  private states = new Map<string, Uint8Array>();
+  private ydocs = new Map<string, Y.Doc>();
+  outbox: OutboxEntry[] = [];
+  clock = 0;
+  /**
+   * Entries up to this clock are in IndexedDB. Only those may be sent: the server takes a
+   * clock it has seen for a resend, so a clock handed out again after a crash that lost an
+   * unstored entry would make it drop the new change.
+   */
+  storedClock = 0;
+  cursor = 0;
+  redirects: Record<string, string> = {};
+  storageError: StorageError | null = null;
+  private listeners = new Set<() => void>();
+  private chain: Promise<void> = Promise.resolve();
+  private batch: Batch | null = null;
+
+  private constructor(readonly store: Store) {}
+
+  static async open(store: Store): Promise<Briefcase> {
+    const b = new Briefcase(store);
+    const [docs, outbox] = await Promise.all([
+      store.all<StoredDoc>("docs"),
+      store.all<OutboxEntry>("outbox"),
+    ]);
+    for (const d of docs) {
+      b.states.set(d.id, d.state);
+      b.infos.set(d.id, { id: d.id, kind: d.kind, record: d.summary, updatedAt: d.updatedAt });
+    }
+    b.outbox = outbox.sort((x, y) => x.clock - y.clock);
+    b.clock = Math.max((await store.meta<number>("clock")) ?? 0, ...b.outbox.map((e) => e.clock));
+    b.storedClock = b.clock;
+    b.cursor = (await store.meta<number>("cursor")) ?? 0;
+    b.redirects = (await store.meta<Record<string, string>>("redirects")) ?? {};
+    return b;
+  }
+
+  // -- events -----------------------------------------------------------------------------
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  // -- docs -------------------------------------------------------------------------------
+
+  has(id: string): boolean {
+    return this.infos.has(id) || this.ydocs.has(id);
+  }
+
+  /** The Y doc of a record, created empty when the device has never seen it. */
+  doc(id: string): Y.Doc {
+    let doc = this.ydocs.get(id);
+    if (doc) return doc;
+    doc = new Y.Doc({ gc: true });
+    const state = this.states.get(id);
+    if (state) Y.applyUpdate(doc, state, REMOTE);
+    this.states.delete(id); // the Y doc is the live copy from now on
+    doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(id, update, origin));
+    this.ydocs.set(id, doc);
+    return doc;
+  }
+
+  record(id: string): Record<string, unknown> {
+    return this.infos.get(id)?.record ?? {};
+  }
+
+  /** Change a record locally in one Y transaction; resolves once it is stored. */
+  edit(id: string, fn: (record: Y.Map<unknown>, doc: Y.Doc) => void): Promise<void> {
+    const doc = this.doc(id);
+    doc.transact(() => fn(doc.getMap("record"), doc));
+    return this.batch?.promise ?? this.chain;
+  }
+
+  /** Apply an update from the server; it is stored but never queued for sending. */
+  applyRemote(id: string, update: Uint8Array): void {
+    Y.applyUpdate(this.doc(id), update, REMOTE);
+  }
+
+  private onUpdate(id: string, update: Uint8Array, origin: unknown): void {
+    const doc = this.ydocs.get(id)!;
+    const kind = docKind(id) ?? "unknown";
+    this.infos.set(id, {
+      id,
+      kind,
+      record: doc.getMap("record").toJSON() as Record<string, unknown>,
+      updatedAt: Date.now(),
+    });
+    void this.persist((b) => b.docs.add(id));
+    if (origin !== REMOTE) this.enqueue(id, update);
+    this.changed();
+  }
+
+  private enqueue(id: string, update: Uint8Array): void {
+    const refused = this.outbox.filter((e) => e.doc === id && e.refused);
+    if (refused.length) {
+      // A fix travels with what it fixes, so the server validates the whole.
+      update = Y.mergeUpdates([...refused.map((e) => e.update), update]);
+      this.outbox = this.outbox.filter((e) => !(e.doc === id && e.refused));
+      void this.persist((b) => refused.forEach((e) => b.outboxDel.add(e.clock)));
+    }
+    this.clock += 1;
+    const entry: OutboxEntry = { clock: this.clock, doc: id, update, createdAt: Date.now() };
+    this.outbox.push(entry);
+    const clock = this.clock;
+    void this.persist((b) => {
+      b.outboxPut.set(entry.clock, entry);
+      b.meta.set("clock", clock);
+    });
+  }
+
+  /** Called once local changes are queued and stored (the sync client flushes). */
+  onEnqueue: (() => void) | null = null;
+
+  /** Forget a doc that left this device's scope (its unsent updates stay in the outbox). */
+  drop(id: string): void {
+    const doc = this.ydocs.get(id);
+    doc?.destroy();
+    this.ydocs.delete(id);
+    this.states.delete(id);
+    this.infos.delete(id);
+    void this.persist((b) => b.docs.add(id));
+    this.changed();
+  }
+
+  setRedirect(from: string, to: string): void {
+    this.redirects = { ...this.redirects, [from]: to };
+    void this.persist((b) => b.meta.set("redirects", this.redirects));
+  }
+
+  /** Follow merge redirects to the surviving doc. */
+  resolve(id: string): string {
+    const seen = new Set<string>();
+    while (this.redirects[id] && !seen.has(id)) {
+      seen.add(id);
+      id = this.redirects[id];
+    }
+    return id;
+  }
+
+  // -- outbox and cursor ------------------------------------------------------------------
+
+  ack(clock: number): void {
+    const gone = this.outbox.filter((e) => e.clock <= clock && !e.refused);
+    if (!gone.length) return;
+    this.outbox = this.outbox.filter((e) => e.clock > clock || e.refused);
+    void this.persist((b) => gone.forEach((e) => b.outboxDel.add(e.clock)));
+    this.changed();
+  }
+
+  refuse(doc: string, clock: number, detail: ErrorDetail): void {
+    const e = this.outbox.find((x) => x.clock === clock && x.doc === doc);
+    if (!e) return;
+    e.refused = detail;
+    void this.persist((b) => b.outboxPut.set(e.clock, e));
+    this.changed();
+  }
+
+  setCursor(n: number): void {
+    if (n <= this.cursor) return;
+    this.cursor = n;
+    void this.persist((b) => b.meta.set("cursor", n));
+  }
+
+  setMeta(key: string, value: unknown): Promise<void> {
+    return this.persist((b) => b.meta.set(key, value));
+  }
+
+  unsent(): OutboxEntry[] {
+    return this.outbox.filter((e) => !e.refused);
+  }
+
+  refused(): OutboxEntry[] {
+    return this.outbox.filter((e) => e.refused);
+  }
+
+  /** Resolves when everything changed so far is in IndexedDB. */
+  flushed(): Promise<void> {
+    return this.batch?.promise ?? this.chain;
+  }
+
+  // -- persistence ------------------------------------------------------------------------
+
+  private persist(mut: (b: Batch) => void): Promise<void> {
+    if (!this.batch) {
+      const b = newBatch();
+      this.batch = b;
+      b.promise = this.chain = this.chain
+        .then(() => new Promise<void>((r) => setTimeout(r, 0)))
+        .then(() => {
+          if (this.batch === b) this.batch = null;
+          return this.writeBatch(b);
+        });
+    }
+    mut(this.batch);
+    return this.batch.promise!;
+  }
+
+  private async writeBatch(b: Batch): Promise<void> {
+    try {
+      await this.store.write(["docs", "outbox", "meta"], (s) => {
+        const docs = s("docs");
+        for (const id of b.docs) {
+          const doc = this.ydocs.get(id);
+          const info = this.infos.get(id);
+          if (!doc || !info) {
+            if (!this.states.has(id)) docs.delete(id);
+            continue;
+          }
+          const row: StoredDoc = {
+            id,
+            kind: info.kind,
+            state: Y.encodeStateAsUpdate(doc),
+            summary: info.record,
+            updatedAt: info.updatedAt,
+          };
+          docs.put(row);
+        }
+        const outbox = s("outbox");
+        for (const c of b.outboxDel) outbox.delete(c);
+        for (const e of b.outboxPut.values()) {
+          if (this.outbox.includes(e)) outbox.put(e);
+        }
+        for (const [k, v] of b.meta) s("meta").put(v, k);
+      });
+      const clock = b.meta.get("clock") as number | undefined;
+      if (clock !== undefined && clock > this.storedClock) {
+        this.storedClock = clock;
+        this.onEnqueue?.(); // stored: now it may go out
+      }
+      if (this.storageError) {
+        this.storageError = null;
+        this.changed();
+      }
+    } catch (e) {
+      // Keep everything in memory and try again; the user is told, nothing is dropped.
+      this.storageError = e instanceof StorageError ? e : new StorageError(String(e), false);
+      this.changed();
+      setTimeout(() => {
+        void this.persist((nb) => {
+          b.docs.forEach((d) => nb.docs.add(d));
+          b.outboxPut.forEach((v, k) => nb.outboxPut.set(k, v));
+          b.outboxDel.forEach((c) => nb.outboxDel.add(c));
+          b.meta.forEach((v, k) => nb.meta.set(k, v));
+        });
+      }, 5000);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// UI strings, Chinese first and English second. Field and enum labels come from the schema.
+
+export type Lang = "zh" | "en";
+
+let lang: Lang = (localStorage.getItem("waiqin.lang") as Lang | null) ?? "zh";
+
+export function getLang(): Lang {
+  return lang;
+}
+
+export function setLang(l: Lang): void {
+  lang = l;
+  localStorage.setItem("waiqin.lang", l);
+  document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
+}
+
+const STRINGS = {
+  app: ["外勤", "Waiqin"],
+  login: ["登录", "Log in"],
+  login_again: ["登录已失效,请重新登录。未同步的修改会保留。", "Your session ended. Log in again; unsent changes are kept."],
+  device_revoked: ["此设备已被停用,请重新登录。未同步的修改会保留。", "This device was revoked. Log in again; unsent changes are kept."],
+  username: ["用户名", "Login"],
+  password: ["密码", "Password"],
+  login_failed: ["登录失败", "Login failed"],
+  login_needs_network: ["首次登录需要网络", "The first login needs a network connection"],
+  logout: ["退出登录", "Log out"],
+  logout_unsent: ["还有 {n} 项修改未同步。退出后它们仍保存在本机,重新登录后继续同步。", "{n} changes are not sent yet. They stay on this device and go out after the next login."],
+  other_user: ["本机保存的是另一位用户的数据,登录后将清除。", "This device holds another user's data; it is cleared on login."],
+  other_user_unsent: ["另一位用户还有 {n} 项未同步的修改,不能切换用户。", "Another user has {n} unsent changes here; switch users after they sync."],
+  customers: ["我的客户", "My customers"],
+  show_more: ["显示更多(还有 {n} 个)", "Show more ({n} left)"],
+  other_tab: ["外勤已在另一个标签页或窗口中打开,请在那里继续。", "Waiqin is open in another tab or window; carry on there."],
+  photos_pending: ["待上传 {p} / 共 {n}", "{p} to upload of {n}"],
+  storage: ["本机存储", "Storage on this device"],
+  persisted_yes: ["持久保存", "persistent"],
+  persisted_no: ["可能被浏览器清理", "may be cleared by the browser"],
+  search: ["搜索客户名称、简称、代码", "Search name, short name, code"],
+  all_categories: ["全部分类", "All categories"],
+  all_statuses: ["全部状况", "All statuses"],
+  new_customer: ["新建客户", "New customer"],
+  edit: ["编辑", "Edit"],
+  save: ["保存", "Save"],
+  save_draft: ["存草稿", "Save draft"],
+  cancel: ["取消", "Cancel"],
+  back: ["返回", "Back"],
+  saved: ["已保存在本机", "Saved on this device"],
+  no_customers: ["还没有客户。点“新建客户”开始。", "No customers yet. Tap “New customer” to start."],
+  overdue: ["逾期 {n} 天", "{n} days overdue"],
+  never_visited: ["未拜访", "Never visited"],
+  last_visit: ["最近联系", "Last contact"],
+  completeness: ["完整度", "Completeness"],
+  missing: ["缺少", "Missing"],
+  complete: ["资料完整", "Complete"],
+  contacts: ["联系人", "Contacts"],
+  add_contact: ["添加联系人", "Add contact"],
+  add_product: ["添加产品", "Add product"],
+  remove: ["删除", "Remove"],
+  timeline: ["记录", "Timeline"],
+  nothing_yet: ["暂无记录", "Nothing yet"],
+  new_visit: ["新建拜访", "New visit"],
+  new_service: ["新建服务单", "New service sheet"],
+  new_deal: ["新建跟单", "New deal"],
+  new_progress: ["新建进展", "New progress"],
+  progress_records: ["进展记录", "Progress records"],
+  customer: ["客户", "Customer"],
+  choose_customer: ["选择客户", "Choose a customer"],
+  gps_checkin: ["GPS 签到", "GPS check-in"],
+  gps_locating: ["正在定位…", "Locating…"],
+  gps_accuracy: ["精度 ±{n} 米", "accuracy ±{n} m"],
+  gps_failed: ["定位失败:{e}", "Location failed: {e}"],
+  gps_clear: ["清除定位", "Clear"],
+  photos: ["照片", "Photos"],
+  take_photo: ["拍照 / 选择照片", "Take or choose a photo"],
+  photo_queued: ["等待上传", "Waiting to upload"],
+  photo_uploading: ["上传中", "Uploading"],
+  photo_uploaded: ["已上传", "Uploaded"],
+  photo_failed: ["上传失败,将重试", "Upload failed; will retry"],
+  photo_waiting_server: ["服务器暂不接收照片,稍后重试", "The server does not take photos yet; will retry"],
+  photo_missing: ["照片在其他设备上", "Photo is on another device"],
+  online: ["在线", "Online"],
+  offline: ["离线", "Offline"],
+  connecting: ["连接中", "Connecting"],
+  syncing: ["同步中", "Syncing"],
+  needs_fixing: ["有待修改", "Needs fixing"],
+  synced: ["已同步", "Synced"],
+  waiting: ["等待重连", "Reconnecting soon"],
+  needs_login: ["需要登录", "Log in needed"],
+  stopped: ["已停止", "Stopped"],
+  unsent: ["未同步 {n}", "{n} unsent"],
+  unsent_photos: ["照片 {n}", "{n} photos"],
+  refused_n: ["被拒 {n}", "{n} refused"],
+  last_sync: ["上次同步 {t}", "Last sync {t}"],
+  never_synced: ["尚未同步", "Never synced"],
+  sync_now: ["立即同步", "Sync now"],
+  sync_status: ["同步状态", "Sync status"],
+  refused_changes: ["被服务器拒绝的修改", "Changes the server refused"],
+  fix: ["去修改", "Fix"],
+  no_refused: ["没有被拒绝的修改", "No refused changes"],
+  storage_error: ["本机存储失败:{e}。数据仍在内存中,请勿关闭应用,并释放存储空间。", "Saving on this device failed: {e}. Data is kept in memory; do not close the app, and free some space."],
+  storage_quota: ["存储空间不足", "Storage is full"],
+  persist_refused: ["浏览器未授予持久存储,有未同步修改时清理浏览器数据会丢失它们。", "The browser did not grant persistent storage; clearing site data would lose unsent changes."],
+  dup_title: ["已存在相似客户", "Possible duplicates"],
+  dup_owner: ["归属 {o}", "owned by {o}"],
+  dup_offline: ["(离线索引)", "(offline index)"],
+  required_missing: ["请先填写必填项", "Fill in the required fields first"],
+  draft: ["草稿", "Draft"],
+  refused_here: ["服务器拒绝了这条记录的修改:", "The server refused a change to this record:"],
+  redirected: ["该客户已合并到另一张卡片", "This customer was merged into another card"],
+  settings: ["设置", "Settings"],
+  language: ["English", "中文"],
+  not_found: ["本机没有这条记录", "This record is not on this device"],
+  code: ["代码", "Code"],
+  probability_auto: ["= 阶段 × 10%", "= stage × 10%"],
+  subject_auto: ["自动生成", "filled automatically"],
+  visit: ["拜访", "Visit"],
+  service: ["服务", "Service"],
+  deal: ["跟单", "Deal"],
+  progress: ["进展", "Progress"],
+  loading: ["正在加载…", "Loading…"],
+  catching_up: ["下载中 {d}/{t}", "Downloading {d}/{t}"],
+  update_ready: ["新版本已就绪,重新打开应用即可使用", "A new version is ready; reopen the app to use it"],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type Key = keyof typeof STRINGS;
+
+export function t(key: Key, vars: Record<string, string | number> = {}): string {
+  let s: string = STRINGS[key][lang === "zh" ? 0 : 1];
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));
+  return s;
+}
+
+/** The label of a schema object in the current language. */
+export function label(x: { label_zh: string; label_en: string }): string {
+  return lang === "zh" ? x.label_zh : x.label_en;
+}
+
+export function fmtTime(ms: number | null | undefined): string {
+  if (!ms) return "";
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function fmtAgo(ms: number | null): string {
+  if (!ms) return t("never_synced");
+  const s = Math.round((Date.now() - ms) / 1000);
+  const zh = lang === "zh";
+  if (s < 60) return zh ? "刚刚" : "just now";
+  if (s < 3600) return zh ? `${Math.floor(s / 60)} 分钟前` : `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return zh ? `${Math.floor(s / 3600)} 小时前` : `${Math.floor(s / 3600)} h ago`;
+  return fmtTime(ms);
+}

@@ -1,0 +1,392 @@
+// New and edit screens for every record kind, drawn from the schema: customer (with the
+// duplicate warning), visit (GPS check-in, photos), service sheet (auto subject, photos),
+// deal (stage and probability) and progress record.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { DupMatch } from "../dup";
+import { getLang, label, t } from "../i18n";
+import { compress } from "../photos";
+import { newDocId } from "../protocol";
+import { serviceSubject, str, todayCST, when, writeRecord, type Values } from "../records";
+import { checkField, kind as kindOf, type Field } from "../schema";
+import { app } from "../state";
+import { FieldRow, ListEditor } from "./fields";
+import { customers } from "./customers";
+import { icons } from "./icons";
+
+/** Fields each form shows, in order; the rest are set by the app or the server. */
+const LAYOUT: Record<string, string[]> = {
+  customer: ["name", "short_name", "credit_code", "category", "tier", "status", "level", "phone", "email", "website", "address", "postcode", "province", "city", "county", "region", "industry", "type", "source", "profile", "notes", "contacts"],
+  visit: ["customer_id", "visit_type", "started_at", "ended_at", "place", "met_name", "met_title", "purpose", "result", "next_step", "attachments"],
+  service: ["customer_id", "service_type", "status", "service_date", "subject", "description", "responded_at", "content", "completed_at", "reminder_at", "reminder_note", "products", "attachments"],
+  deal: ["customer_id", "title", "deal_class", "stage", "probability", "intent", "expected_close_date", "purchase_reason", "purchase_form", "budget", "requirements", "schedule", "competitors", "lost_reason", "products"],
+  progress: ["detail", "next_step", "stage", "count_as_contact"],
+};
+
+const TITLES: Record<string, "new_customer" | "new_visit" | "new_service" | "new_deal" | "new_progress"> = {
+  customer: "new_customer",
+  visit: "new_visit",
+  service: "new_service",
+  deal: "new_deal",
+  progress: "new_progress",
+};
+
+export function RefusedBanner({ docId }: { docId: string }) {
+  const a = app!;
+  const refused = a.briefcase.refused().filter((e) => e.doc === docId);
+  if (!refused.length) return null;
+  const zh = getLang() === "zh";
+  return (
+    <div class="banner error refused-banner" role="alert">
+      {t("refused_here")}
+      {refused.map((e) => (
+        <div class="reason">
+          {(zh ? e.refused!.message_zh : e.refused!.message) || e.refused!.message}
+          {e.refused!.field ? ` (${e.refused!.field})` : ""}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function DupWarning({ name, phone, creditCode }: { name: string; phone: string; creditCode: string }) {
+  const [matches, setMatches] = useState<DupMatch[]>([]);
+  useEffect(() => {
+    let live = true;
+    const timer = setTimeout(() => {
+      void app!.dups.lookup(name, phone, creditCode).then((m) => live && setMatches(m));
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [name, phone, creditCode]);
+  if (!matches.length) return null;
+  return (
+    <div class="banner warn dup-warning" id="dup-warning">
+      <b>{t("dup_title")}</b>
+      <ul>
+        {matches.slice(0, 5).map((m) => (
+          <li>
+            {m.name ?? ""} {m.code ? `[${m.code}]` : ""} {m.owner_name ? t("dup_owner", { o: m.owner_name }) : ""}
+            {m.offline ? ` ${t("dup_offline")}` : ""}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => void }) {
+  const [state, setState] = useState<string>("");
+  const has = typeof values.gps_lat === "number";
+  const locate = () => {
+    if (!navigator.geolocation) return setState(t("gps_failed", { e: "n/a" }));
+    setState(t("gps_locating"));
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        set({
+          gps_lat: Math.round(pos.coords.latitude * 1e6) / 1e6,
+          gps_lon: Math.round(pos.coords.longitude * 1e6) / 1e6,
+          gps_accuracy: Math.round(pos.coords.accuracy),
+        });
+        setState("");
+      },
+      (err) => setState(t("gps_failed", { e: err.message })),
+      { enableHighAccuracy: true, timeout: 20_000, maximumAge: 60_000 },
+    );
+  };
+  return (
+    <div class="field gps" id="gps">
+      <label>{t("gps_checkin")}</label>
+      <div class="row">
+        <button type="button" class="secondary" onClick={locate}>
+          {icons.pin} {t("gps_checkin")}
+        </button>
+        {has && (
+          <button type="button" class="link" onClick={() => set({ gps_lat: undefined, gps_lon: undefined, gps_accuracy: undefined })}>
+            {t("gps_clear")}
+          </button>
+        )}
+      </div>
+      {has && (
+        <div class="hint" id="gps-fix">
+          {Number(values.gps_lat).toFixed(5)}, {Number(values.gps_lon).toFixed(5)} · {t("gps_accuracy", { n: Number(values.gps_accuracy) })}
+        </div>
+      )}
+      {state && <div class="hint">{state}</div>}
+    </div>
+  );
+}
+
+function Photos({ docId, items, onChange, category, gps }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category?: string; gps?: Values }) {
+  const a = app!;
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState("");
+  const pick = async (files: FileList | null) => {
+    if (!files?.length) return;
+    setBusy(true);
+    setErr("");
+    try {
+      const added: Values[] = [];
+      for (const file of Array.from(files)) {
+        const c = await compress(file);
+        await a.photos.add(docId, c);
+        // Compression drops EXIF, so a photo taken on a checked-in visit carries that fix.
+        added.push({ sha256: c.sha256, media_type: "image/jpeg", size: c.blob.size, width: c.width, height: c.height, captured_at: file.lastModified || Date.now(), category, ...gps });
+      }
+      onChange([...items, ...added]);
+    } catch (e) {
+      setErr(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="field photos" data-field="attachments">
+      <label>{t("photos")}</label>
+      <div class="thumbs">
+        {items.map((it, i) => {
+          const sha = str(it.sha256);
+          const p = a.photos.photos.get(sha);
+          const url = a.photos.url(sha);
+          const state = p?.state ?? "missing";
+          return (
+            <figure class="thumb" data-sha={sha} data-state={state}>
+              {url ? <img src={url} alt="" /> : <div class="noimg">{icons.camera}</div>}
+              <figcaption>
+                <span class={`pstate ${state}`}>{t(`photo_${state}` as "photo_queued")}</span>
+                <input
+                  type="text"
+                  placeholder={getLang() === "zh" ? "说明" : "Caption"}
+                  value={str(it.caption)}
+                  onInput={(e) => onChange(items.map((x, j) => (j === i ? { ...x, caption: (e.target as HTMLInputElement).value } : x)))}
+                />
+              </figcaption>
+            </figure>
+          );
+        })}
+      </div>
+      <label class="button secondary file">
+        {icons.camera} {busy ? "…" : t("take_photo")}
+        <input type="file" accept="image/*" capture="environment" multiple id="photo-input" onChange={(e) => void pick((e.target as HTMLInputElement).files)} />
+      </label>
+      {err && <div class="problem">{err}</div>}
+    </div>
+  );
+}
+
+function CustomerPicker({ f, value, onChange, readOnly, problems }: { f: Field; value: unknown; onChange: (v: unknown) => void; readOnly: boolean; problems?: string[] }) {
+  const list = customers();
+  return (
+    <div class={`field${problems?.length ? " bad" : ""}`} data-field="customer_id">
+      <label for="f-customer_id">
+        {label(f)}
+        <span class="req">*</span>
+      </label>
+      <select id="f-customer_id" name="customer_id" value={str(value)} disabled={readOnly} onChange={(e) => onChange((e.target as HTMLSelectElement).value || undefined)}>
+        <option value="">{t("choose_customer")}</option>
+        {list.map((c) => (
+          <option value={c.id}>{str(c.record.name) || c.id}</option>
+        ))}
+      </select>
+      {problems?.map((p) => <div class="problem">{p}</div>)}
+    </div>
+  );
+}
+
+/** Rules of the schema the device checks itself before saving (the server checks all). */
+function crossChecks(kindName: string, v: Values, submitting: boolean): Record<string, string[]> {
+  const zh = getLang() === "zh";
+  const out: Record<string, string[]> = {};
+  const add = (f: string, z: string, e: string) => (out[f] ??= []).push(zh ? z : e);
+  if (kindName === "visit" && typeof v.started_at === "number" && typeof v.ended_at === "number" && v.ended_at < v.started_at) {
+    add("ended_at", "结束时间不能早于开始时间", "The end is not before the start");
+  }
+  if (kindName === "service") {
+    if (submitting && v.status === "completed" && typeof v.completed_at !== "number") add("completed_at", "完成的服务须填写完成时间", "A completed service needs its completion time");
+    if (typeof v.responded_at === "number" && typeof v.completed_at === "number" && v.completed_at < v.responded_at) add("completed_at", "完成时间不能早于响应时间", "Completion is not before the response");
+  }
+  if (kindName === "deal" && v.deal_class === "lost" && submitting && !str(v.lost_reason).trim()) add("lost_reason", "放弃或丢单须写明原因", "A lost deal states why");
+  return out;
+}
+
+export function Editor({ docId, kindName, query }: { docId: string | null; kindName: string; query: URLSearchParams }) {
+  const a = app!;
+  const schema = a.schema;
+  const kind = kindOf(schema, kindName);
+  const isNew = docId === null;
+  const id = useMemo(() => docId ?? newDocId(kindName), [docId, kindName]);
+  const initial = useMemo<Values>(() => {
+    if (!isNew) return JSON.parse(JSON.stringify(a.briefcase.record(id))) as Values;
+    const v: Values = {};
+    const customer = query.get("customer");
+    if (customer) v.customer_id = a.briefcase.resolve(customer);
+    if (kindName === "visit") v.started_at = Math.floor(Date.now() / 60_000) * 60_000;
+    if (kindName === "service") v.service_date = todayCST();
+    if (kindName === "progress") v.deal_id = query.get("deal") ?? undefined;
+    if (kindName === "customer") v.contacts = [{ id: crypto.randomUUID() }];
+    return v;
+  }, [id]);
+  const [values, setValues] = useState<Values>(initial);
+  const [problems, setProblems] = useState<Record<string, string[]>>({});
+  const [savedMsg, setSavedMsg] = useState("");
+  const top = useRef<HTMLDivElement>(null);
+  const set = (patch: Values) => setValues((v) => derive({ ...v, ...patch }));
+
+  function derive(v: Values): Values {
+    if (kindName === "service") {
+      const s = serviceSubject(schema, v.service_date, v.service_type);
+      v.subject = s || undefined;
+    }
+    if (kindName === "deal") {
+      v.probability = typeof v.stage === "number" ? v.stage * 10 : undefined;
+      const allowed = v.deal_class ? schema.deal_class_stages[str(v.deal_class)] : undefined;
+      if (allowed && typeof v.stage === "number" && !allowed.includes(v.stage)) {
+        v.stage = undefined;
+        v.probability = undefined;
+      }
+    }
+    return v;
+  }
+
+  const fields = LAYOUT[kindName].map((n) => kind.fields.find((f) => f.name === n)).filter((f): f is Field => !!f);
+  const zh = getLang() === "zh";
+  const readOnlyNames = new Set(["subject", "probability", ...(isNew ? [] : ["customer_id", "deal_id"])]);
+
+  const save = async (submit: boolean) => {
+    const submitting = submit || !!initial.submitted_at;
+    const found: Record<string, string[]> = {};
+    for (const f of fields) {
+      if (f.y_type === "array" && f.items) {
+        const items = (Array.isArray(values[f.name]) ? values[f.name] : []) as Values[];
+        items.forEach((it, i) => {
+          for (const sf of f.items!) {
+            for (const p of checkField(schema, sf, it[sf.name], submitting)) (found[`${f.name}.${i}.${sf.name}`] ??= []).push(zh ? p.zh : p.en);
+          }
+        });
+        if (submitting && f.required === "on_submit" && items.length === 0) (found[f.name] ??= []).push(zh ? `请填写${f.label_zh}` : `${f.label_en} is required`);
+        continue;
+      }
+      for (const p of checkField(schema, f, values[f.name], submitting)) (found[f.name] ??= []).push(zh ? p.zh : p.en);
+    }
+    for (const [k, v] of Object.entries(crossChecks(kindName, values, submitting))) (found[k] ??= []).push(...v);
+    setProblems(found);
+    if (Object.keys(found).length) {
+      setSavedMsg(t("required_missing"));
+      top.current?.scrollIntoView();
+      return;
+    }
+    const userId = a.api.session!.user.id;
+    const now = Date.now();
+    await a.briefcase.edit(id, (rec) => {
+      if (!rec.has("created_at")) {
+        rec.set("created_at", now);
+        rec.set("created_by", userId);
+      }
+      if (isNew && kindName === "visit" && values.customer_id) {
+        const prev = [...a.briefcase.infos.values()]
+          .filter((i) => i.kind === "visit" && i.id !== id && i.record.customer_id === values.customer_id)
+          .sort((x, y) => when(y) - when(x))[0];
+        if (prev) rec.set("previous_visit_id", prev.id);
+      }
+      const out: Values = {};
+      for (const f of fields) out[f.name] = values[f.name];
+      if (kindName === "visit") for (const n of ["gps_lat", "gps_lon", "gps_accuracy"]) out[n] = values[n];
+      if (kindName === "progress") out.deal_id = values.deal_id;
+      if (kindName === "progress" || isNew) out.customer_id = values.customer_id;
+      if (!isNew) {
+        delete out.customer_id;
+        delete out.deal_id;
+      }
+      writeRecord(rec, kind, out, isNew ? undefined : initial);
+      if (submit && !rec.has("submitted_at")) rec.set("submitted_at", now);
+    });
+    const cid = str(values.customer_id);
+    location.hash = kindName === "customer" ? `#/c/${id}` : kindName === "deal" ? `#/d/${id}` : kindName === "progress" ? `#/d/${str(values.deal_id)}` : cid ? `#/c/${cid}` : "#/";
+  };
+
+  const previous = kindName === "visit" && values.customer_id
+    ? [...a.briefcase.infos.values()].filter((i) => i.kind === "visit" && i.id !== id && i.record.customer_id === values.customer_id).sort((x, y) => when(y) - when(x))[0]
+    : undefined;
+
+  return (
+    <div class="page editor" ref={top} data-kind={kindName} data-doc={id}>
+      <h1>{isNew ? t(TITLES[kindName]) : `${t("edit")} · ${label(kind)}`}</h1>
+      <RefusedBanner docId={id} />
+      {savedMsg && <div class="banner warn">{savedMsg}</div>}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save(true);
+        }}
+      >
+        {fields.map((f) => {
+          if (f.name === "customer_id") return <CustomerPicker f={f} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={readOnlyNames.has("customer_id")} problems={problems.customer_id} />;
+          if (f.name === "attachments") {
+            return (
+              <>
+                {kindName === "visit" && <GpsCheckin values={values} set={set} />}
+                <Photos
+                  docId={id}
+                  items={(values.attachments as Values[] | undefined) ?? []}
+                  onChange={(v) => set({ attachments: v })}
+                  category={kindName === "service" ? "service_sheet" : "site_photo"}
+                  gps={typeof values.gps_lat === "number" ? { gps_lat: values.gps_lat, gps_lon: values.gps_lon, gps_accuracy: values.gps_accuracy } : undefined}
+                />
+              </>
+            );
+          }
+          if (f.y_type === "array" && f.items) {
+            return (
+              <ListEditor
+                f={f}
+                items={(values[f.name] as Values[] | undefined) ?? []}
+                onChange={(v) => set({ [f.name]: v })}
+                addLabel={f.name === "contacts" ? t("add_contact") : t("add_product")}
+                problems={problems}
+                makeItem={f.name === "contacts" ? () => ({ id: crypto.randomUUID() }) : undefined}
+              />
+            );
+          }
+          let ff = f;
+          if (kindName === "deal" && f.name === "stage" && values.deal_class && f.enum) {
+            const allowed = schema.deal_class_stages[str(values.deal_class)] ?? [];
+            ff = { ...f, enum: f.enum.filter((o) => allowed.includes(o.value as number)) };
+          }
+          if (kindName === "deal" && f.name === "lost_reason" && values.deal_class !== "lost") return null;
+          return (
+            <>
+              <FieldRow
+                f={ff}
+                value={values[f.name]}
+                onChange={(v) => set({ [f.name]: v })}
+                problems={problems[f.name]}
+                readOnly={readOnlyNames.has(f.name)}
+                hint={f.name === "subject" ? t("subject_auto") : f.name === "probability" ? t("probability_auto") : undefined}
+              />
+              {kindName === "customer" && f.name === "name" && <DupWarning name={str(values.name)} phone={str(values.phone)} creditCode={str(values.credit_code)} />}
+              {kindName === "visit" && f.name === "customer_id" && previous && (
+                <div class="hint previous">
+                  ← {new Date(when(previous)).toLocaleDateString()} {str(previous.record.met_name)}: {str(previous.record.result).slice(0, 80)}
+                </div>
+              )}
+            </>
+          );
+        })}
+        <div class="actions sticky">
+          <button type="button" class="secondary" onClick={() => history.back()}>
+            {t("cancel")}
+          </button>
+          {!initial.submitted_at && (
+            <button type="button" class="secondary" id="save-draft" onClick={() => void save(false)}>
+              {t("save_draft")}
+            </button>
+          )}
+          <button type="submit" class="primary" id="save">
+            {t("save")}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}

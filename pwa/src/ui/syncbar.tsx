@@ -1,0 +1,158 @@
+// The always-visible sync indicator, and the sync page with refused changes to fix.
+import { app } from "../state";
+import { fmtAgo, fmtTime, getLang, t } from "../i18n";
+import { docKind } from "../protocol";
+import { str } from "../records";
+
+export function editHref(docId: string): string {
+  const kind = docKind(docId);
+  return kind === "customer" ? `#/c/${docId}` : kind === "deal" ? `#/d/${docId}` : `#/edit/${docId}`;
+}
+
+export function stateText(): { text: string; cls: string } {
+  const a = app!;
+  const s = a.sync.status;
+  if (!navigator.onLine || s.state === "offline") return { text: t("offline"), cls: "off" };
+  switch (s.state) {
+    case "live":
+      if (a.briefcase.unsent().length) return { text: t("syncing"), cls: "busy" };
+      if (a.briefcase.refused().length) return { text: t("needs_fixing"), cls: "warn" };
+      return { text: t("synced"), cls: "ok" };
+    case "connecting":
+      return { text: t("connecting"), cls: "busy" };
+    case "catching_up":
+      return {
+        text: s.progress ? t("catching_up", { d: s.progress.done, t: s.progress.total }) : t("syncing"),
+        cls: "busy",
+      };
+    case "waiting":
+      return { text: t("waiting"), cls: "warn" };
+    case "login":
+      return { text: t("needs_login"), cls: "warn" };
+    default:
+      return { text: t("stopped"), cls: "warn" };
+  }
+}
+
+export function SyncBar() {
+  const a = app!;
+  const st = stateText();
+  const unsent = a.briefcase.unsent().length;
+  const photos = a.photos.pending().length;
+  const refused = a.briefcase.refused().length;
+  return (
+    <a class={`syncbar ${st.cls}`} href="#/sync" id="syncbar" aria-live="polite">
+      <span class="dot" />
+      <span class="state" data-state={a.sync.status.state}>
+        {st.text}
+      </span>
+      <span class="count" data-unsent={unsent}>
+        {t("unsent", { n: unsent })}
+      </span>
+      {photos > 0 && (
+        <span class="count" data-photos={photos}>
+          {t("unsent_photos", { n: photos })}
+        </span>
+      )}
+      {refused > 0 && (
+        <span class="count refused" data-refused={refused}>
+          {t("refused_n", { n: refused })}
+        </span>
+      )}
+      <span class="last">{a.sync.status.lastSync ? t("last_sync", { t: fmtAgo(a.sync.status.lastSync) }) : t("never_synced")}</span>
+    </a>
+  );
+}
+
+export function Banners() {
+  const a = app!;
+  const unsent = a.briefcase.outbox.length + a.photos.pending().length;
+  return (
+    <>
+      {a.briefcase.storageError && (
+        <div class="banner error" role="alert">
+          {a.briefcase.storageError.quota && <b>{t("storage_quota")}: </b>}
+          {t("storage_error", { e: a.briefcase.storageError.message })}
+        </div>
+      )}
+      {document.body.dataset.update === "ready" && (
+        <div class="banner warn persist" id="update-ready">
+          {t("update_ready")}{" "}
+          <button class="link" onClick={() => location.reload()}>
+            ↻
+          </button>
+        </div>
+      )}
+      {a.persisted === false && unsent > 0 && <div class="banner warn persist">{t("persist_refused")}</div>}
+    </>
+  );
+}
+
+export function SyncPage() {
+  const a = app!;
+  const s = a.sync.status;
+  const st = stateText();
+  const zh = getLang() === "zh";
+  const refused = a.briefcase.refused();
+  return (
+    <div class="page">
+      <h1>{t("sync_status")}</h1>
+      <dl class="facts">
+        <dt>{t("sync_status")}</dt>
+        <dd>
+          {st.text} ({navigator.onLine ? t("online") : t("offline")})
+        </dd>
+        <dt>{t("unsent", { n: "" }).trim()}</dt>
+        <dd id="unsent-count">{a.briefcase.unsent().length}</dd>
+        <dt>{t("photos")}</dt>
+        <dd>{t("photos_pending", { p: a.photos.pending().length, n: a.photos.photos.size })}</dd>
+        <dt>{t("storage")}</dt>
+        <dd>{a.persisted ? t("persisted_yes") : t("persisted_no")}</dd>
+        <dt>{t("last_sync", { t: "" }).trim()}</dt>
+        <dd>{s.lastSync ? fmtTime(s.lastSync) : t("never_synced")}</dd>
+        {s.closeCode && s.state !== "live" && (
+          <>
+            <dt>close</dt>
+            <dd>
+              {s.closeCode} {s.closeReason}
+            </dd>
+          </>
+        )}
+      </dl>
+      <button class="primary" onClick={() => (a.sync.kick(), a.photos.kick())}>
+        {t("sync_now")}
+      </button>
+      <h2>{t("refused_changes")}</h2>
+      {refused.length === 0 && <p class="muted">{t("no_refused")}</p>}
+      <ul class="refused-list">
+        {refused.map((e) => {
+          const d = e.refused!;
+          const rec = a.briefcase.record(e.doc);
+          return (
+            <li class="refused-item" data-doc={e.doc}>
+              <div>
+                <b>{str(rec.name || rec.title || rec.subject || e.doc)}</b>
+              </div>
+              <div class="reason">{(zh ? d.message_zh : d.message) || d.message}</div>
+              <div class="muted">
+                {d.field} {d.rule}
+              </div>
+              <a class="button secondary" href={editHref(e.doc)}>
+                {t("fix")}
+              </a>
+            </li>
+          );
+        })}
+      </ul>
+      <h2>{t("photos")}</h2>
+      <ul class="photo-states">
+        {[...a.photos.photos.values()].map((p) => (
+          <li data-sha={p.sha256} data-state={p.state}>
+            <code>{p.sha256.slice(0, 12)}</code> {Math.round(p.size / 1024)} KB — {t(`photo_${p.state}` as "photo_queued")}
+            {p.error ? ` (${p.error})` : ""}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

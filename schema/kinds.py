@@ -1,0 +1,1023 @@
+"""The record kinds of the field CRM, declared once.
+
+Everything else in `schema/` (the Y doc layout, validation, SQL projections, the JSON schema
+and `docs/records.md`) is derived from the `Kind` and `Field` declarations in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldType = Literal[
+    "string",  # str
+    "integer",  # int
+    "number",  # int or float
+    "boolean",  # bool
+    "timestamp",  # int, milliseconds since the Unix epoch
+    "date",  # str, "YYYY-MM-DD" (a calendar day, China Standard Time)
+    "doc_id",  # str, "<kind>:<uuid>"
+    "user_id",  # str, an account id
+    "list",  # Y.Array of Y.Maps, each holding `items`
+]
+YType = Literal["scalar", "text", "array"]
+Required = Literal["no", "on_submit", "always"]
+
+ROLES = ("rep", "engineer", "manager", "admin", "system")
+
+# Plausible device clocks: catches seconds-for-milliseconds and zeroed clocks.
+MIN_TIMESTAMP = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_TIMESTAMP = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    """One allowed value of an enumerated field, with the labels the app shows."""
+
+    value: str | int
+    label_zh: str
+    label_en: str
+    note_zh: str = ""
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record (or of an item of a list field).
+
+    `y_type` says how the field sits in the record's Y.Map: a plain map entry ("scalar"), a
+    `Y.Text` ("text"), or a `Y.Array` ("array": of Y.Maps when `items` is set, else of
+    scalars of `type`). `writers` limits which roles may set or change the field (None: any
+    role that may edit the record); `system` may always write.
+    """
+
+    name: str
+    type: FieldType
+    label_zh: str
+    label_en: str
+    y_type: YType = "scalar"
+    required: Required = "no"
+    enum: tuple[EnumValue, ...] = ()
+    format: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    max_items: int | None = None
+    ref_kind: str | None = None
+    items: tuple[Field, ...] = ()
+    table: str | None = None
+    server_only: bool = False
+    writers: frozenset[str] | None = None
+    immutable_after_create: bool = False
+    immutable_exempt: frozenset[str] = frozenset({"system"})
+    default: str | int | float | bool | None = None
+    help_zh: str = ""
+    help_en: str = ""
+
+    @property
+    def enum_values(self) -> tuple[str | int, ...]:
+        return tuple(e.value for e in self.enum)
+
+    def enum_label(self, value: object) -> EnumValue | None:
+        for e in self.enum:
+            if e.value == value:
+                return e
+        return None
+
+    def item(self, name: str) -> Field:
+        for f in self.items:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule that involves more than one field or record, for the docs and the JSON schema."""
+
+    id: str
+    fields: tuple[str, ...]
+    en: str
+    zh: str
+    when: Required = "always"  # "on_submit": not checked on drafts
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A record kind: one Y doc per record, id `<name>:<uuid>`."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    fields: tuple[Field, ...]
+    rules: tuple[Rule, ...] = ()
+    description_en: str = ""
+    description_zh: str = ""
+    table: str = ""
+    parents: tuple[str, ...] = field(default=())
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name}.{name}")
+
+    def has_field(self, name: str) -> bool:
+        return any(f.name == name for f in self.fields)
+
+
+def _e(value: str | int, zh: str, en: str, note_zh: str = "", note_en: str = "") -> EnumValue:
+    return EnumValue(value, zh, en, note_zh, note_en)
+
+
+# --- shared pieces -----------------------------------------------------------------------
+
+ACTOR_WRITERS = frozenset({"manager", "admin", "system"})
+
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field(
+        "created_at",
+        "timestamp",
+        "创建时间",
+        "Created at",
+        required="always",
+        min_value=MIN_TIMESTAMP,
+        max_value=MAX_TIMESTAMP,
+        immutable_after_create=True,
+        help_en="Device clock when the record was made, in ms.",
+        help_zh="记录创建时设备的时间(毫秒)。",
+    ),
+    Field(
+        "created_by",
+        "user_id",
+        "创建人",
+        "Created by",
+        required="always",
+        max_length=64,
+        immutable_after_create=True,
+        help_en="Must be the author at creation.",
+        help_zh="创建时必须是作者本人。",
+    ),
+    Field(
+        "submitted_at",
+        "timestamp",
+        "提交时间",
+        "Submitted at",
+        min_value=MIN_TIMESTAMP,
+        max_value=MAX_TIMESTAMP,
+        help_en="Set when the author submits; required fields are enforced from then on. "
+        "Cannot be removed once set.",
+        help_zh="作者提交时填写;此后必填项才被强制检查。设置后不能删除。",
+    ),
+)
+
+GPS_FIELDS: tuple[Field, ...] = (
+    Field("gps_lat", "number", "纬度", "Latitude", min_value=-90, max_value=90),
+    Field("gps_lon", "number", "经度", "Longitude", min_value=-180, max_value=180),
+    Field("gps_accuracy", "number", "定位精度(米)", "GPS accuracy (m)", min_value=0),
+)
+
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+ATTACHMENT_CATEGORY = (
+    _e("service_sheet", "服务单", "Signed service sheet"),
+    _e("acceptance_report", "验收报告", "Acceptance report"),
+    _e("commissioning_record", "调试记录", "Commissioning record"),
+    _e("site_photo", "现场照片", "Site photo"),
+    _e("other", "其他", "Other"),
+)
+
+ATTACHMENTS = Field(
+    "attachments",
+    "list",
+    "附件",
+    "Attachments",
+    y_type="array",
+    table="rec_attachment",
+    max_items=200,
+    help_en="References to photos and scans; the bytes are blobs addressed by SHA-256.",
+    help_zh="照片和扫描件的引用;文件内容按 SHA-256 存为独立文件。",
+    items=(
+        Field("sha256", "string", "SHA-256", "SHA-256", required="always", format="sha256"),
+        Field(
+            "media_type",
+            "string",
+            "文件类型",
+            "Media type",
+            required="always",
+            enum=tuple(_e(t, t, t) for t in MEDIA_TYPES),
+        ),
+        Field(
+            "size",
+            "integer",
+            "大小(字节)",
+            "Size (bytes)",
+            required="always",
+            min_value=1,
+            max_value=MAX_ATTACHMENT_BYTES,
+        ),
+        Field("width", "integer", "宽度", "Width (px)", min_value=1, max_value=100_000),
+        Field("height", "integer", "高度", "Height (px)", min_value=1, max_value=100_000),
+        Field("caption", "string", "说明", "Caption", max_length=200),
+        Field("category", "string", "附件类别", "Category", enum=ATTACHMENT_CATEGORY),
+        Field(
+            "captured_at",
+            "timestamp",
+            "拍摄时间",
+            "Captured at",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        *GPS_FIELDS,
+    ),
+)
+
+
+def _customer_ref(immutable: bool = True) -> Field:
+    return Field(
+        "customer_id",
+        "doc_id",
+        "客户",
+        "Customer",
+        required="always",
+        ref_kind="customer",
+        immutable_after_create=immutable,
+        immutable_exempt=frozenset({"system", "admin"}),
+        help_en="The customer this record belongs to; only the server (merges) or an admin "
+        "moves it.",
+        help_zh="所属客户;只有服务器(合并)或管理员可以更改。",
+    )
+
+
+# --- customer ----------------------------------------------------------------------------
+
+CUSTOMER_CATEGORY = (
+    _e("direct", "直接客户", "Direct customer"),
+    _e("distributor", "分销商", "Distributor"),
+)
+CUSTOMER_TIER = (
+    _e("core", "核心", "Core"),
+    _e("high_growth", "高成长", "High-growth"),
+    _e("ordinary", "普通", "Ordinary"),
+)
+CUSTOMER_STATUS = (
+    _e("invalid", "无效", "Invalid"),
+    _e("basic", "基础", "Basic"),
+    _e("potential", "潜在", "Potential"),
+    _e("successful", "成功", "Successful"),
+)
+CUSTOMER_SOURCE = (
+    _e("trade_show", "展会", "Trade show"),
+    _e("referral", "介绍", "Referral"),
+    _e("web", "网络", "Web"),
+    _e("call_in", "来电咨询", "Call-in"),
+    _e("email", "邮件", "E-mail"),
+    _e("trial", "试用申请", "Trial request"),
+    _e("other", "其他", "Other"),
+)
+SALUTATION = (
+    _e("mr", "先生", "Mr"),
+    _e("ms", "女士", "Ms"),
+    _e("dr", "博士", "Dr"),
+    _e("prof", "教授", "Prof."),
+)
+
+CUSTOMER = Kind(
+    name="customer",
+    label_zh="客户",
+    label_en="Customer",
+    table="rec_customer",
+    description_en="One card per legal entity, with its contacts inside.",
+    description_zh="每个法人实体一张客户卡片,联系人在卡片内。",
+    fields=(
+        Field(
+            "name",
+            "string",
+            "客户名称",
+            "Name",
+            required="on_submit",
+            max_length=200,
+            help_en="Full registered name, never an abbreviation.",
+            help_zh="填写全称,不允许填写简称。",
+        ),
+        Field(
+            "short_name",
+            "string",
+            "简称",
+            "Short name",
+            max_length=50,
+            help_en="English name, or pinyin of the most telling characters.",
+            help_zh="英文名称,或取最具代表性的几个字的拼音。",
+        ),
+        Field(
+            "credit_code",
+            "string",
+            "统一社会信用代码",
+            "Unified social credit code",
+            format="credit_code",
+        ),
+        Field("address", "string", "地址", "Address", max_length=200),
+        Field("postcode", "string", "邮编", "Postcode", format="postcode"),
+        Field("province", "string", "省", "Province", max_length=50),
+        Field("city", "string", "城市", "City", max_length=50),
+        Field("county", "string", "县", "County", max_length=50),
+        Field("region", "string", "地区", "Region", max_length=50),
+        Field(
+            "phone",
+            "string",
+            "电话",
+            "Phone",
+            format="phone",
+            help_en="Area code-number-extension, e.g. 021-63539330-1010.",
+            help_zh="区号-号码-分机,如 021-63539330-1010。",
+        ),
+        Field("email", "string", "电子邮件", "E-mail", format="email", max_length=254),
+        Field(
+            "website",
+            "string",
+            "网站",
+            "Website",
+            format="website",
+            max_length=200,
+            help_en="Without a scheme: www.example.com.cn.",
+            help_zh="前面不要加 http:,如 www.example.com.cn。",
+        ),
+        Field("industry", "string", "行业", "Industry", max_length=50),
+        Field("type", "string", "类型", "Type", max_length=50),
+        Field("source", "string", "客户来源", "Source", enum=CUSTOMER_SOURCE),
+        Field(
+            "profile",
+            "string",
+            "单位概况",
+            "Profile",
+            y_type="text",
+            max_length=50,
+            help_en="At most 50 characters.",
+            help_zh="限 50 字内。",
+        ),
+        Field("notes", "string", "备注", "Notes", y_type="text", max_length=5000),
+        Field(
+            "category",
+            "string",
+            "客户分类",
+            "Category",
+            required="on_submit",
+            enum=CUSTOMER_CATEGORY,
+        ),
+        Field("tier", "string", "客户主分类", "Tier", enum=CUSTOMER_TIER),
+        Field("status", "string", "状况", "Status", enum=CUSTOMER_STATUS),
+        Field("level", "integer", "级别", "Level", min_value=1, max_value=7),
+        Field(
+            "owner",
+            "user_id",
+            "客户经理",
+            "Owner",
+            max_length=64,
+            writers=ACTOR_WRITERS,
+            help_en="Defaults to the creator; at creation a rep may leave it out or name "
+            "themselves. Moved by a manager, an admin or a merge.",
+            help_zh="默认为创建人;创建时业务员只能不填或填自己。由上级、管理员或合并更改。",
+        ),
+        Field(
+            "code",
+            "string",
+            "客户代码",
+            "Customer code",
+            max_length=20,
+            server_only=True,
+            help_en="Assigned by the server.",
+            help_zh="由服务器分配。",
+        ),
+        Field(
+            "security_level",
+            "integer",
+            "安全级别",
+            "Security level",
+            min_value=0,
+            max_value=9,
+            default=0,
+            writers=ACTOR_WRITERS,
+            help_en="Absent means 0.",
+            help_zh="默认为 0。",
+        ),
+        Field(
+            "merged_into",
+            "doc_id",
+            "合并至",
+            "Merged into",
+            ref_kind="customer",
+            writers=frozenset({"admin", "system"}),
+            help_en="Set when this card was merged into another; it is then a redirect.",
+            help_zh="被合并后指向保留的客户卡片。",
+        ),
+        Field(
+            "shared_with",
+            "user_id",
+            "共享给",
+            "Shared with",
+            y_type="array",
+            table="rec_customer_share",
+            max_items=200,
+            max_length=64,
+            help_en="Y.Array of user ids. Changed only by the owner, a manager or an admin; "
+            "read as a set (duplicates from concurrent adds collapse).",
+            help_zh="用户 id 的 Y.Array;只有客户经理、上级或管理员可以更改。",
+        ),
+        Field(
+            "contacts",
+            "list",
+            "联系人",
+            "Contacts",
+            y_type="array",
+            table="rec_customer_contact",
+            max_items=500,
+            items=(
+                Field(
+                    "id",
+                    "string",
+                    "编号",
+                    "Id",
+                    max_length=64,
+                    help_en="Stable id made by the device (a uuid).",
+                    help_zh="设备生成的固定编号(uuid)。",
+                ),
+                Field("salutation", "string", "称呼", "Salutation", enum=SALUTATION),
+                Field("name", "string", "姓名", "Name", required="on_submit", max_length=50),
+                Field("department", "string", "部门", "Department", max_length=100),
+                Field("title", "string", "职位", "Title", max_length=100),
+                Field("office_phone", "string", "办公电话", "Office phone", format="phone"),
+                Field("home_phone", "string", "住宅电话", "Home phone", format="phone"),
+                Field("mobile", "string", "手机", "Mobile", format="mobile"),
+                Field("email", "string", "电子邮件", "E-mail", format="email", max_length=254),
+            ),
+        ),
+        ATTACHMENTS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule(
+            "permission",
+            ("owner", "security_level", "merged_into", "shared_with"),
+            "A rep or engineer cannot set owner, security level or merged-into; at creation "
+            "owner may only be absent or the author. shared_with is changed by the owner, "
+            "a manager or an admin.",
+            "业务员/工程师不能设置客户经理、安全级别或合并至;创建时客户经理只能不填或为本人。"
+            "共享设置只能由客户经理、上级或管理员更改。",
+        ),
+        Rule(
+            "server_only",
+            ("code",),
+            "The customer code is assigned by the server.",
+            "客户代码由服务器分配。",
+        ),
+    ),
+)
+
+# --- visit -------------------------------------------------------------------------------
+
+VISIT_TYPE = (
+    _e("visit_out", "去访", "Visit to the customer"),
+    _e("visit_in", "来访", "Customer visited us"),
+    _e("call_out", "致电", "We called"),
+    _e("call_in", "来电", "They called"),
+)
+
+VISIT = Kind(
+    name="visit",
+    label_zh="拜访记录",
+    label_en="Visit",
+    table="rec_visit",
+    parents=("customer",),
+    description_en="A real exchange with a customer, written right after it (关联日程).",
+    description_zh="与客户的真实有效交流,交流结束后马上记录(关联日程)。",
+    fields=(
+        _customer_ref(),
+        Field("visit_type", "string", "方式", "Kind", required="on_submit", enum=VISIT_TYPE),
+        Field(
+            "started_at",
+            "timestamp",
+            "开始时间",
+            "Start",
+            required="on_submit",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        Field(
+            "ended_at",
+            "timestamp",
+            "结束时间",
+            "End",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        Field("place", "string", "地点", "Place", max_length=200),
+        *GPS_FIELDS,
+        Field("met_name", "string", "访问对象", "Person met", required="on_submit", max_length=100),
+        Field("met_title", "string", "职位", "Their title", max_length=100),
+        Field(
+            "purpose",
+            "string",
+            "目的",
+            "Purpose",
+            y_type="text",
+            required="on_submit",
+            max_length=2000,
+        ),
+        Field(
+            "result",
+            "string",
+            "结果",
+            "Result",
+            y_type="text",
+            required="on_submit",
+            max_length=5000,
+        ),
+        Field(
+            "next_step",
+            "string",
+            "下一步计划",
+            "Next step",
+            y_type="text",
+            required="on_submit",
+            max_length=2000,
+        ),
+        Field(
+            "previous_visit_id",
+            "doc_id",
+            "上次拜访",
+            "Previous visit",
+            ref_kind="visit",
+            help_en="The visit of the same customer before this one.",
+            help_zh="同一客户的上一条拜访记录。",
+        ),
+        ATTACHMENTS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule(
+            "time_order",
+            ("started_at", "ended_at"),
+            "The end is not before the start.",
+            "结束时间不能早于开始时间。",
+            when="on_submit",
+        ),
+        Rule(
+            "gps.incomplete",
+            ("gps_lat", "gps_lon", "gps_accuracy"),
+            "A GPS fix has latitude, longitude and accuracy, or none of them.",
+            "定位须同时有纬度、经度和精度,或都不填。",
+        ),
+        Rule(
+            "no_answer",
+            ("result",),
+            'Only substantive contact counts: "no answer" and the like is not a visit.',
+            "只有实质交流才算拜访:“未接通”“无人接听”等不算。",
+            when="on_submit",
+        ),
+        Rule(
+            "visit.previous_same_customer",
+            ("previous_visit_id",),
+            "The previous visit belongs to the same customer.",
+            "上次拜访必须属于同一客户。",
+        ),
+    ),
+)
+
+# --- service sheet -----------------------------------------------------------------------
+
+SERVICE_TYPE = (
+    _e("warranty_repair", "保内维修", "In-warranty repair"),
+    _e("paid_repair", "保外维修", "Out-of-warranty repair"),
+    _e("installation", "初始安装", "Initial installation"),
+    _e("online_support", "在线支持", "Online support"),
+    _e("follow_up", "回访服务", "Follow-up visit"),
+    _e("training", "培训服务", "Training"),
+)
+# The subject reads "<date> <stem>服务"; 回访服务 and 培训服务 already end in 服务.
+SERVICE_SUBJECT_STEM = {
+    "warranty_repair": "保内维修",
+    "paid_repair": "保外维修",
+    "installation": "初始安装",
+    "online_support": "在线支持",
+    "follow_up": "回访",
+    "training": "培训",
+}
+SERVICE_STATUS = (
+    _e("in_progress", "处理中", "In progress"),
+    _e("completed", "完成", "Completed"),
+    _e("abandoned", "放弃", "Abandoned"),
+)
+
+SERVICE = Kind(
+    name="service",
+    label_zh="服务单",
+    label_en="Service sheet",
+    table="rec_service",
+    parents=("customer",),
+    description_en="Work done for a customer by a service engineer.",
+    description_zh="服务工程师为客户完成的服务。",
+    fields=(
+        _customer_ref(),
+        Field(
+            "service_type", "string", "服务主分类", "Type", required="on_submit", enum=SERVICE_TYPE
+        ),
+        Field(
+            "service_date",
+            "date",
+            "服务日期",
+            "Service date",
+            required="on_submit",
+            help_en="The day of the service (China Standard Time); dates the subject.",
+            help_zh="服务日期(北京时间),用于服务主题。",
+        ),
+        Field(
+            "subject",
+            "string",
+            "服务主题",
+            "Subject",
+            max_length=100,
+            help_en='Filled automatically: "YYYY年M月D日 <type>服务". May be absent; '
+            "if present it must equal the computed subject.",
+            help_zh="自动填写:“YYYY年M月D日 XXX服务”。可不填;填写时须与自动生成的一致。",
+        ),
+        Field("status", "string", "服务状态", "Status", required="on_submit", enum=SERVICE_STATUS),
+        Field("description", "string", "描述", "Description", y_type="text", max_length=5000),
+        Field(
+            "responded_at",
+            "timestamp",
+            "响应时间",
+            "Response time",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        Field("content", "string", "服务内容", "Service content", y_type="text", max_length=10000),
+        Field(
+            "completed_at",
+            "timestamp",
+            "完成时间",
+            "Completion time",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        Field(
+            "reminder_at",
+            "timestamp",
+            "服务提醒",
+            "Reminder",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+        ),
+        Field("reminder_note", "string", "提醒内容", "Reminder note", max_length=200),
+        Field(
+            "products",
+            "list",
+            "服务产品",
+            "Products",
+            y_type="array",
+            table="rec_service_product",
+            max_items=100,
+            items=(
+                Field(
+                    "name", "string", "产品名称", "Product", required="on_submit", max_length=100
+                ),
+                Field("model", "string", "型号", "Model", max_length=100),
+                Field("serial_no", "string", "序列号", "Serial number", max_length=100),
+            ),
+        ),
+        ATTACHMENTS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule(
+            "service.subject",
+            ("subject", "service_type", "service_date"),
+            'The subject is absent or equals "YYYY年M月D日 <type>服务" for the current '
+            "type and date.",
+            "服务主题不填,或等于按当前类型和日期生成的“YYYY年M月D日 XXX服务”。",
+        ),
+        Rule(
+            "service.completed_needs_time",
+            ("status", "completed_at"),
+            "A completed service has a completion time.",
+            "完成的服务须填写完成时间。",
+            when="on_submit",
+        ),
+        Rule(
+            "time_order",
+            ("responded_at", "completed_at"),
+            "Completion is not before the response.",
+            "完成时间不能早于响应时间。",
+            when="on_submit",
+        ),
+    ),
+)
+
+# --- deal --------------------------------------------------------------------------------
+
+DEAL_STAGE = (
+    _e(0, "中途放弃或失败", "Abandoned or lost", "中途放弃或失败", "Abandoned or lost"),
+    _e(1, "有业务需求", "Has a business need", "口头承诺合作", "Verbal commitment"),
+    _e(
+        2,
+        "确定客户已报财务计划的大致时间安排",
+        "Budget timeline filed",
+        "对代理培训并已了解了产品",
+        "Partner trained on the product",
+    ),
+    _e(
+        3,
+        "了解到预算的大小和执行时间",
+        "Budget size and timing known",
+        "已开始实际销售集成或推动产品",
+        "Partner actively selling",
+    ),
+    _e(
+        4,
+        "确定财务计划已批准",
+        "Budget approved",
+        "代理商接受我公司的价格政策",
+        "Partner accepts our pricing",
+    ),
+    _e(
+        5,
+        "锁定技术负责人并被认可",
+        "Technical lead won over",
+        "代理商接受我公司的价格政策",
+        "Partner accepts our pricing",
+    ),
+    _e(
+        6,
+        "锁定决策领导者并被认可",
+        "Decision maker won over",
+        "产品排他性并与我公司合作",
+        "Exclusive with us",
+    ),
+    _e(
+        7,
+        "已排除竞争对手",
+        "Competitors excluded",
+        "投标中标开始协议供货",
+        "Tender won, supply agreed",
+    ),
+    _e(8, "签订合同", "Contract signed", "签订合同", "Contract signed"),
+    _e(
+        9,
+        "开始执行合同发货实施",
+        "Delivery under way",
+        "开始执行合同发货实施",
+        "Delivery under way",
+    ),
+    _e(10, "实施完毕并成功收款", "Delivered and paid", "实施完毕并成功收款", "Delivered and paid"),
+)
+DEAL_CLASS = (
+    _e(
+        "short",
+        "短线",
+        "Short-term",
+        "3 个月内成交,阶段 ≥ 3,每 7 天跟进",
+        "Closes within 3 months, stage >= 3, follow up every 7 days",
+    ),
+    _e(
+        "medium",
+        "中线",
+        "Medium-term",
+        "1 年内成交,阶段 ≥ 2,每 15 天跟进",
+        "Closes within a year, stage >= 2, follow up every 15 days",
+    ),
+    _e(
+        "lead",
+        "线索",
+        "Lead",
+        "采购时间不明或 1 年以上,阶段 1,每 15 天跟进",
+        "Timing unknown or over a year, stage 1, follow up every 15 days",
+    ),
+    _e("won", "已成交", "Won", "收款完毕,阶段 10", "Paid in full, stage 10"),
+    _e(
+        "lost",
+        "放弃/丢单",
+        "Lost",
+        "确认不能成交,阶段 0,须写明原因",
+        "Cannot close, stage 0, reason required",
+    ),
+)
+# Days between follow-ups per class (000 §4.1.3); won and lost need none.
+FOLLOW_UP_DAYS: dict[str, int] = {"short": 7, "medium": 15, "lead": 15}
+# Stages allowed per class (000 §4.1.3).
+CLASS_STAGES: dict[str, tuple[int, ...]] = {
+    "short": tuple(range(3, 10)),
+    "medium": tuple(range(2, 10)),
+    "lead": (1,),
+    "won": (10,),
+    "lost": (0,),
+}
+DEAL_INTENT = (
+    _e("scanner", "扫描仪", "Scanners"),
+    _e("storage", "存储系统", "Storage systems"),
+    _e("software", "软件", "Software"),
+    _e("printer", "打印机", "Printers"),
+    _e("consumables", "耗材", "Consumables"),
+    _e("integrated", "综合设备", "Integrated equipment"),
+)
+
+
+def _detail(name: str, zh: str, en: str) -> Field:
+    return Field(name, "string", zh, en, y_type="text", required="on_submit", max_length=2000)
+
+
+DEAL = Kind(
+    name="deal",
+    label_zh="跟单",
+    label_en="Deal",
+    table="rec_deal",
+    parents=("customer",),
+    description_en="A sales opportunity with a direct customer, followed in stages 0-10.",
+    description_zh="与直接客户的销售机会,按 0-10 阶段跟进。",
+    fields=(
+        _customer_ref(),
+        Field("title", "string", "跟单名称", "Title", required="on_submit", max_length=200),
+        Field("deal_class", "string", "跟单主分类", "Class", required="on_submit", enum=DEAL_CLASS),
+        Field(
+            "stage",
+            "integer",
+            "跟单阶段",
+            "Stage",
+            required="on_submit",
+            enum=DEAL_STAGE,
+            help_en="Labels: towards the customer; notes: towards a partner.",
+            help_zh="名称针对客户;备注针对代理商。",
+        ),
+        Field(
+            "probability",
+            "integer",
+            "阶段评估",
+            "Probability (%)",
+            min_value=0,
+            max_value=100,
+            help_en="Absent, or 10 × stage.",
+            help_zh="不填,或等于阶段 × 10。",
+        ),
+        Field("intent", "string", "跟单意向", "Intent", required="on_submit", enum=DEAL_INTENT),
+        Field(
+            "expected_close_date",
+            "date",
+            "预计成交日期",
+            "Expected close date",
+            required="on_submit",
+            help_en="Set explicitly by the rep; there is no default.",
+            help_zh="务必如实填写,没有默认值。",
+        ),
+        _detail("purchase_reason", "采购原因", "Reason for purchase"),
+        _detail("purchase_form", "采购形式", "Form of purchase"),
+        _detail("budget", "项目预算", "Project budget"),
+        _detail("requirements", "项目要求", "Project requirements"),
+        _detail("schedule", "项目执行时间", "Project schedule"),
+        _detail("competitors", "竞争对手情况", "Competitors"),
+        Field("lost_reason", "string", "丢单原因", "Reason lost", y_type="text", max_length=2000),
+        Field(
+            "products",
+            "list",
+            "跟单产品",
+            "Products",
+            y_type="array",
+            table="rec_deal_product",
+            required="on_submit",
+            max_items=100,
+            items=(
+                Field(
+                    "name", "string", "产品名称", "Product", required="on_submit", max_length=100
+                ),
+                Field("model", "string", "产品型号", "Model", max_length=100),
+                Field(
+                    "quantity",
+                    "integer",
+                    "数量",
+                    "Quantity",
+                    required="on_submit",
+                    min_value=1,
+                    max_value=1_000_000,
+                ),
+                Field("unit_price", "number", "单价", "Unit price", min_value=0, max_value=1e12),
+            ),
+        ),
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule(
+            "deal.direct_customer_only",
+            ("customer_id",),
+            "Deals are only for direct customers, never distributors.",
+            "只允许直接客户建立跟单,分销商客户不能建立跟单。",
+        ),
+        Rule(
+            "deal.probability",
+            ("stage", "probability"),
+            "The probability is absent or 10 × the stage.",
+            "阶段评估不填或等于阶段 × 10%。",
+        ),
+        Rule(
+            "deal.class_stage",
+            ("deal_class", "stage"),
+            "Short: stage 3-9; medium: 2-9; lead: 1; won: 10; lost: 0.",
+            "短线:阶段 3-9;中线:2-9;线索:1;已成交:10;放弃/丢单:0。",
+            when="on_submit",
+        ),
+        Rule(
+            "deal.lost_reason",
+            ("deal_class", "lost_reason"),
+            "A lost deal states why.",
+            "放弃或丢单须写明原因。",
+            when="on_submit",
+        ),
+    ),
+)
+
+# --- progress ----------------------------------------------------------------------------
+
+PROGRESS = Kind(
+    name="progress",
+    label_zh="进展记录",
+    label_en="Progress record",
+    table="rec_progress",
+    parents=("customer", "deal"),
+    description_en="Where a deal stands and what comes next.",
+    description_zh="描述项目当前阶段的状态和下一步要做的事情。",
+    fields=(
+        _customer_ref(),
+        Field(
+            "deal_id",
+            "doc_id",
+            "跟单",
+            "Deal",
+            required="always",
+            ref_kind="deal",
+            immutable_after_create=True,
+            immutable_exempt=frozenset({"system", "admin"}),
+        ),
+        Field(
+            "detail",
+            "string",
+            "进展详情",
+            "Progress detail",
+            y_type="text",
+            required="on_submit",
+            max_length=5000,
+            help_en='Real progress; "no answer", "did not meet" and the like are refused.',
+            help_zh="须填写有效联系和实际进展,不允许填写“电话未接通”“未见到本人”等。",
+        ),
+        Field(
+            "next_step",
+            "string",
+            "下一步计划",
+            "Next step",
+            y_type="text",
+            required="on_submit",
+            max_length=2000,
+        ),
+        Field("stage", "integer", "进展阶段", "Stage", enum=DEAL_STAGE),
+        Field(
+            "count_as_contact",
+            "boolean",
+            "转为日程",
+            "Counts as a contact",
+            help_en="Counted as a customer contact in the reports.",
+            help_zh="计入与客户联络次数的统计。",
+        ),
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule(
+            "progress.customer_matches_deal",
+            ("customer_id", "deal_id"),
+            "The customer is the deal's customer.",
+            "客户必须是该跟单的客户。",
+        ),
+        Rule(
+            "no_answer",
+            ("detail",),
+            'Empty or "no answer"-style progress is refused.',
+            "不允许填写“电话未接通”“未见到本人”等没有实际内容的信息。",
+            when="on_submit",
+        ),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMER, VISIT, SERVICE, DEAL, PROGRESS)}
+
+
+def get_kind(name: str) -> Kind:
+    """The declared kind called `name`; KeyError if there is none."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown record kind {name!r}") from None
+
+
+def iter_fields(kind: Kind) -> Iterator[tuple[str, Field]]:
+    """Every field of a kind with its path (`contacts.mobile` for list items)."""
+    for f in kind.fields:
+        yield f.name, f
+        for item in f.items:
+            yield f"{f.name}.{item.name}", item

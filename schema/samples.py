@@ -1,0 +1,181 @@
+"""Example records of every kind, valid and submitted, to build tests and docs from.
+
+Tests break one rule at a time by overriding fields: `samples.deal(stage=1)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+T0 = 1_710_000_000_000  # 2024-03-09T16:00:00Z
+USER = "u-rep-1"
+
+CUSTOMER_ID = "customer:00000000-0000-4000-8000-000000000001"
+DEAL_ID = "deal:00000000-0000-4000-8000-000000000002"
+VISIT_ID = "visit:00000000-0000-4000-8000-000000000003"
+SHA = "ab" * 32
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}:{uuid.uuid4()}"
+
+
+def attachment(**over: Any) -> dict[str, Any]:
+    return {
+        "sha256": SHA,
+        "media_type": "image/jpeg",
+        "size": 123_456,
+        "width": 1600,
+        "height": 1200,
+        "caption": "签字的服务单",
+        "category": "service_sheet",
+        "captured_at": T0,
+        "gps_lat": 31.23,
+        "gps_lon": 121.47,
+        "gps_accuracy": 12.0,
+        **over,
+    }
+
+
+def customer(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "name": "北京友好创达科技有限公司",
+        "short_name": "Youhao",
+        "credit_code": "91350100M000100Y43",
+        "address": "北京市海淀区中关村大街1号",
+        "postcode": "100080",
+        "province": "北京",
+        "city": "北京",
+        "region": "华北",
+        "phone": "010-62345678-101",
+        "email": "contact@youhao.com.cn",
+        "website": "www.youhao.com.cn",
+        "industry": "教育",
+        "type": "企业",
+        "source": "referral",
+        "profile": "主营扫描仪及存储系统,员工两百人",
+        "notes": "初步需求:档案数字化",
+        "category": "direct",
+        "tier": "core",
+        "status": "potential",
+        "level": 3,
+        "contacts": [
+            {
+                "id": "c-1",
+                "salutation": "mr",
+                "name": "张宏",
+                "department": "信息中心",
+                "title": "主任",
+                "office_phone": "010-62345678-102",
+                "home_phone": "010-87654321",
+                "mobile": "13812345678",
+                "email": "zh@youhao.com.cn",
+            }
+        ],
+        "attachments": [attachment(category="site_photo")],
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 60_000,
+    }
+    rec.update(over)
+    return rec
+
+
+def visit(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "customer_id": CUSTOMER_ID,
+        "visit_type": "visit_out",
+        "started_at": T0,
+        "ended_at": T0 + 3_600_000,
+        "place": "客户办公室",
+        "gps_lat": 39.98,
+        "gps_lon": 116.31,
+        "gps_accuracy": 25.0,
+        "met_name": "张宏",
+        "met_title": "主任",
+        "purpose": "介绍新款扫描仪",
+        "result": "客户对高速扫描仪感兴趣,要求下周报价",
+        "next_step": "周一发送报价单",
+        "attachments": [attachment(category="site_photo")],
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 3_700_000,
+    }
+    rec.update(over)
+    return rec
+
+
+def service(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "customer_id": CUSTOMER_ID,
+        "service_type": "warranty_repair",
+        "service_date": "2024-03-10",
+        "subject": "2024年3月10日 保内维修服务",
+        "status": "completed",
+        "description": "扫描仪卡纸",
+        "responded_at": T0,
+        "content": "更换搓纸轮,测试正常",
+        "completed_at": T0 + 7_200_000,
+        "reminder_at": T0 + 30 * 86_400_000,
+        "reminder_note": "一个月后回访",
+        "products": [{"name": "高速扫描仪", "model": "FS-9000", "serial_no": "SN123456"}],
+        "attachments": [attachment()],
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 7_300_000,
+    }
+    rec.update(over)
+    return rec
+
+
+def deal(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "customer_id": CUSTOMER_ID,
+        "title": "档案数字化扫描仪采购",
+        "deal_class": "short",
+        "stage": 4,
+        "probability": 40,
+        "intent": "scanner",
+        "expected_close_date": "2024-05-31",
+        "purchase_reason": "档案数字化项目",
+        "purchase_form": "公开招标",
+        "budget": "50 万元",
+        "requirements": "每分钟 100 页",
+        "schedule": "2024 年第二季度",
+        "competitors": "富士通",
+        "products": [
+            {"name": "高速扫描仪", "model": "FS-9000", "quantity": 5, "unit_price": 89_000.0}
+        ],
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
+def progress(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "customer_id": CUSTOMER_ID,
+        "deal_id": DEAL_ID,
+        "detail": "与信息中心张主任确认了预算已批准,技术参数已认可",
+        "next_step": "下周约见分管副院长",
+        "stage": 4,
+        "count_as_contact": True,
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
+SAMPLES: dict[str, Callable[..., dict[str, Any]]] = {
+    "customer": customer,
+    "visit": visit,
+    "service": service,
+    "deal": deal,
+    "progress": progress,
+}

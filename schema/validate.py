@@ -1,0 +1,533 @@
+"""Validation of a record change: types, enums, formats, required fields, the author's
+field rights and the rules between fields and records.
+
+Pure functions over plain records (as `schema.ydoc.read_record` returns them); the caller
+loads the records a change refers to (`related_ids`) and passes them in as `related`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc
+
+from schema.derive import expected_subject, filled, is_no_answer, stage_probability
+from schema.formats import FORMATS, is_date
+from schema.kinds import CLASS_STAGES, Field, Kind, get_kind
+from schema.violations import Violation
+from schema.ydoc import read_record
+
+__all__ = ["Actor", "Violation", "validate", "validate_doc", "related_ids", "DOC_ID_RE", "doc_kind"]
+
+ROLES = frozenset({"rep", "engineer", "manager", "admin", "system"})
+
+# Same shape as sync.protocol.DOC_ID_RE: lower-case kind, lower-case hyphenated uuid.
+DOC_ID_RE = re.compile(
+    r"^(?P<kind>[a-z][a-z_]{1,30}):"
+    r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+
+
+def doc_kind(doc_id: str) -> str | None:
+    """The kind part of a well-formed doc id, else None."""
+    m = DOC_ID_RE.match(doc_id)
+    return m.group("kind") if m else None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change. `system` is the server itself and may set anything."""
+
+    user_id: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}")
+
+
+def _label(f: Field, path: str) -> tuple[str, str]:
+    return f"{f.label_en} ({path})", f"{f.label_zh}({path})"
+
+
+def _v(f: Field, path: str, rule: str, en: str, zh: str) -> Violation:
+    le, lz = _label(f, path)
+    return Violation(path, rule, f"{le}: {en}", f"{lz}:{zh}")
+
+
+# --- single values -----------------------------------------------------------------------
+
+
+_TYPE_NAMES = {
+    "string": ("a string", "字符串"),
+    "integer": ("an integer", "整数"),
+    "number": ("a number", "数字"),
+    "boolean": ("true or false", "布尔值"),
+    "timestamp": ("a timestamp in whole milliseconds", "毫秒时间戳(整数)"),
+    "date": ("a date string YYYY-MM-DD", "日期字符串 YYYY-MM-DD"),
+    "doc_id": ("a doc id <kind>:<uuid>", "文档编号 <kind>:<uuid>"),
+    "user_id": ("a user id string", "用户编号字符串"),
+    "list": ("a list", "列表"),
+}
+
+
+def _type_ok(f: Field, value: Any) -> bool:
+    if f.type in ("string", "date", "doc_id", "user_id"):
+        return isinstance(value, str)
+    if f.type in ("integer", "timestamp"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if f.type == "number":
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    if f.type == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, list)
+
+
+def _check_value(f: Field, path: str, value: Any) -> Iterator[Violation]:
+    """Type, enum, format, range and length of one present scalar value."""
+    if not _type_ok(f, value):
+        en, zh = _TYPE_NAMES[f.type]
+        yield _v(f, path, "type", f"expected {en}, got {value!r}", f"应为{zh},实际为 {value!r}")
+        return
+    if isinstance(value, str) and value.strip() == "":
+        return  # blank counts as not filled in: "required" speaks for it
+    if f.enum:
+        if value not in f.enum_values:
+            allowed = ", ".join(str(v) for v in f.enum_values)
+            yield _v(
+                f,
+                path,
+                "enum",
+                f"{value!r} is not one of {allowed}",
+                f"{value!r} 不是允许的值({allowed})",
+            )
+        return
+    if f.type == "date" and not is_date(value):
+        yield _v(
+            f,
+            path,
+            "format.date",
+            f"{value!r} is not a date YYYY-MM-DD",
+            f"{value!r} 不是日期 YYYY-MM-DD",
+        )
+        return
+    if f.type == "doc_id":
+        kind = doc_kind(value)
+        if kind is None:
+            yield _v(
+                f,
+                path,
+                "format.doc_id",
+                f"{value!r} is not a doc id <kind>:<uuid>",
+                f"{value!r} 不是文档编号 <kind>:<uuid>",
+            )
+        elif f.ref_kind and kind != f.ref_kind:
+            yield _v(
+                f,
+                path,
+                "reference.kind",
+                f"{value!r} is not a {f.ref_kind} record",
+                f"{value!r} 不是 {f.ref_kind} 记录",
+            )
+        return
+    if f.format:
+        fmt = FORMATS[f.format]
+        if not fmt.check(value):
+            yield _v(
+                f,
+                path,
+                f"format.{fmt.name}",
+                f"{value!r} is not {fmt.en} (e.g. {fmt.example})",
+                f"{value!r} 不符合格式:{fmt.zh}(如 {fmt.example})",
+            )
+            return
+    if isinstance(value, str):
+        if f.max_length is not None and len(value) > f.max_length:
+            yield _v(
+                f,
+                path,
+                "max_length",
+                f"{len(value)} characters, at most {f.max_length} allowed",
+                f"{len(value)} 个字,最多 {f.max_length} 个字",
+            )
+        if f.min_length is not None and len(value) < f.min_length:
+            yield _v(
+                f,
+                path,
+                "min_length",
+                f"{len(value)} characters, at least {f.min_length} needed",
+                f"{len(value)} 个字,至少 {f.min_length} 个字",
+            )
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if f.min_value is not None and value < f.min_value:
+            yield _v(
+                f,
+                path,
+                "range",
+                f"{value} is below the minimum {_num(f.min_value)}",
+                f"{value} 小于最小值 {_num(f.min_value)}",
+            )
+        if f.max_value is not None and value > f.max_value:
+            yield _v(
+                f,
+                path,
+                "range",
+                f"{value} is above the maximum {_num(f.max_value)}",
+                f"{value} 大于最大值 {_num(f.max_value)}",
+            )
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _required(f: Field, path: str) -> Violation:
+    return _v(f, path, "required", "is required", "必填")
+
+
+def _unknown(path: str, kind: str) -> Violation:
+    return Violation(
+        path, "unknown_field", f"{path}: {kind} has no such field", f"{path}:{kind} 没有这个字段"
+    )
+
+
+def _check_fields(
+    kind: Kind,
+    fields: tuple[Field, ...],
+    record: Mapping[str, Any],
+    prefix: str,
+    submitted: bool,
+) -> Iterator[Violation]:
+    declared = {f.name for f in fields}
+    for key in sorted(record):
+        if key not in declared and record[key] is not None:
+            yield _unknown(prefix + key, kind.name)
+    for f in fields:
+        path = prefix + f.name
+        value = record.get(f.name)
+        needed = f.required == "always" or (f.required == "on_submit" and submitted)
+        if not filled(value):
+            if needed:
+                yield _required(f, path)
+            continue
+        if f.y_type != "array":
+            yield from _check_value(f, path, value)
+            continue
+        if not isinstance(value, list):
+            yield _v(
+                f, path, "type", f"expected a list, got {value!r}", f"应为列表,实际为 {value!r}"
+            )
+            continue
+        if f.max_items is not None and len(value) > f.max_items:
+            yield _v(
+                f,
+                path,
+                "max_items",
+                f"{len(value)} items, at most {f.max_items}",
+                f"{len(value)} 项,最多 {f.max_items} 项",
+            )
+        for i, item in enumerate(value):
+            ipath = f"{path}[{i}]"
+            if not f.items:
+                yield from _check_value(f, ipath, item)
+            elif not isinstance(item, Mapping):
+                yield _v(
+                    f,
+                    ipath,
+                    "type",
+                    f"expected an object, got {item!r}",
+                    f"应为对象,实际为 {item!r}",
+                )
+            else:
+                yield from _check_fields(kind, f.items, item, ipath + ".", submitted)
+                yield from _gps(f.items, item, ipath + ".")
+
+
+def _gps(fields: tuple[Field, ...], record: Mapping[str, Any], prefix: str) -> Iterator[Violation]:
+    names = ("gps_lat", "gps_lon", "gps_accuracy")
+    if not any(f.name == "gps_lat" for f in fields):
+        return
+    present = [n for n in names if record.get(n) is not None]
+    if present and len(present) != len(names):
+        missing = [n for n in names if n not in present]
+        path = prefix + missing[0]
+        yield Violation(
+            path,
+            "gps.incomplete",
+            f"{path}: a GPS fix needs latitude, longitude and accuracy together "
+            f"(missing {', '.join(missing)})",
+            f"{path}:定位须同时有纬度、经度和精度(缺少 {', '.join(missing)})",
+        )
+
+
+# --- rights ------------------------------------------------------------------------------
+
+
+def _changed(before: Mapping[str, Any] | None, after: Mapping[str, Any], name: str) -> bool:
+    old = before.get(name) if before is not None else None
+    return bool(old != after.get(name))
+
+
+def _check_rights(
+    kind: Kind, before: Mapping[str, Any] | None, after: Mapping[str, Any], actor: Actor
+) -> Iterator[Violation]:
+    if actor.role == "system":
+        return
+    creating = before is None
+    for f in kind.fields:
+        if not _changed(before, after, f.name):
+            continue
+        new = after.get(f.name)
+        if f.server_only:
+            yield _v(f, f.name, "server_only", "is set by the server only", "只能由服务器设置")
+            continue
+        if f.immutable_after_create and not creating and actor.role not in f.immutable_exempt:
+            yield _v(f, f.name, "immutable", "cannot be changed after creation", "创建后不能修改")
+            continue
+        if f.writers is not None and actor.role not in f.writers:
+            if creating and (new == f.default or (f.name == "owner" and new == actor.user_id)):
+                continue
+            yield _v(
+                f,
+                f.name,
+                "permission",
+                f"a {actor.role} may not set this field",
+                f"{actor.role} 无权设置此字段",
+            )
+    if creating and actor.role != "admin":
+        created_by = after.get("created_by")
+        if created_by is not None and created_by != actor.user_id:
+            f = kind.field("created_by")
+            yield _v(
+                f,
+                "created_by",
+                "created_by.actor",
+                f"must be the author {actor.user_id!r}, got {created_by!r}",
+                f"必须是作者本人 {actor.user_id!r},实际为 {created_by!r}",
+            )
+    if before is not None and before.get("submitted_at") is not None:
+        if after.get("submitted_at") is None:
+            f = kind.field("submitted_at")
+            yield _v(
+                f,
+                "submitted_at",
+                "submitted_at.retract",
+                "a submitted record cannot go back to draft",
+                "已提交的记录不能退回草稿",
+            )
+    if kind.name == "customer" and _changed(before, after, "shared_with"):
+        owner = (before or after).get("owner") or (before or after).get("created_by")
+        if actor.role not in ("manager", "admin") and actor.user_id != owner:
+            f = kind.field("shared_with")
+            yield _v(
+                f,
+                "shared_with",
+                "permission",
+                "only the owner, a manager or an admin may change sharing",
+                "只有客户经理、上级或管理员可以更改共享",
+            )
+
+
+# --- rules between fields and records ----------------------------------------------------
+
+KindRule = Callable[
+    [Kind, Mapping[str, Any], Mapping[str, Mapping[str, Any]], bool], Iterator[Violation]
+]
+
+
+def _rule(kind: Kind, rule: str, field: str, en: str, zh: str) -> Violation:
+    f = kind.field(field)
+    return _v(f, field, rule, en, zh)
+
+
+def _time_order(kind: Kind, rec: Mapping[str, Any], first: str, second: str) -> Iterator[Violation]:
+    a, b = rec.get(first), rec.get(second)
+    if isinstance(a, int) and isinstance(b, int) and b < a:
+        fa = kind.field(first)
+        yield _rule(kind, "time_order", second, f"is before {fa.label_en}", f"早于{fa.label_zh}")
+
+
+def _no_answer(kind: Kind, rec: Mapping[str, Any], field: str) -> Iterator[Violation]:
+    text = rec.get(field)
+    if isinstance(text, str) and is_no_answer(text):
+        yield _rule(
+            kind,
+            "no_answer",
+            field,
+            f'{text!r} reports no real contact ("no answer" and the like do not count)',
+            f"{text!r} 没有实际内容(“未接通”“无人接听”等不算有效联系)",
+        )
+
+
+def _visit(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    yield from _gps(kind.fields, rec, "")
+    prev_id = rec.get("previous_visit_id")
+    prev = related.get(prev_id) if isinstance(prev_id, str) else None
+    if prev is not None and prev.get("customer_id") != rec.get("customer_id"):
+        yield _rule(
+            kind,
+            "visit.previous_same_customer",
+            "previous_visit_id",
+            "the previous visit belongs to another customer",
+            "上次拜访属于其他客户",
+        )
+    if submitted:
+        yield from _time_order(kind, rec, "started_at", "ended_at")
+        yield from _no_answer(kind, rec, "result")
+
+
+def _service(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    subject = rec.get("subject")
+    if filled(subject):
+        expected = expected_subject(rec)
+        if subject != expected:
+            want = repr(expected) if expected else "absent until type and date are set"
+            want_zh = repr(expected) if expected else "在类型和日期填写前应为空"
+            yield _rule(kind, "service.subject", "subject", f"must be {want}", f"应为 {want_zh}")
+    if submitted:
+        if rec.get("status") == "completed" and rec.get("completed_at") is None:
+            yield _rule(
+                kind,
+                "service.completed_needs_time",
+                "completed_at",
+                "a completed service needs its completion time",
+                "完成的服务须填写完成时间",
+            )
+        yield from _time_order(kind, rec, "responded_at", "completed_at")
+
+
+def _deal(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    customer_id = rec.get("customer_id")
+    customer = related.get(customer_id) if isinstance(customer_id, str) else None
+    if customer is not None and customer.get("category") not in (None, "", "direct"):
+        yield _rule(
+            kind,
+            "deal.direct_customer_only",
+            "customer_id",
+            "deals are only for direct customers, not distributors",
+            "只允许直接客户建立跟单,分销商客户不能建立跟单",
+        )
+    stage, probability = rec.get("stage"), rec.get("probability")
+    if stage not in kind.field("stage").enum_values or isinstance(stage, bool):
+        stage = None  # already refused as "enum"; judging the rest by it only adds noise
+    if isinstance(stage, int) and isinstance(probability, int):
+        if probability != stage_probability(stage):
+            yield _rule(
+                kind,
+                "deal.probability",
+                "probability",
+                f"stage {stage} means {stage_probability(stage)}%, not {probability}%",
+                f"阶段 {stage} 对应 {stage_probability(stage)}%,不是 {probability}%",
+            )
+    if submitted:
+        deal_class = rec.get("deal_class")
+        allowed = CLASS_STAGES.get(deal_class) if isinstance(deal_class, str) else None
+        if allowed is not None and isinstance(stage, int) and stage not in allowed:
+            span = f"{allowed[0]}-{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+            yield _rule(
+                kind,
+                "deal.class_stage",
+                "stage",
+                f"a {deal_class} deal is at stage {span}, not {stage}",
+                f"该跟单主分类的阶段应为 {span},不是 {stage}",
+            )
+        if deal_class == "lost" and not filled(rec.get("lost_reason")):
+            yield _rule(
+                kind,
+                "deal.lost_reason",
+                "lost_reason",
+                "a lost deal needs the reason",
+                "放弃或丢单须写明原因",
+            )
+
+
+def _progress(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    deal_id = rec.get("deal_id")
+    deal = related.get(deal_id) if isinstance(deal_id, str) else None
+    if deal is not None and deal.get("customer_id") != rec.get("customer_id"):
+        yield _rule(
+            kind,
+            "progress.customer_matches_deal",
+            "customer_id",
+            "is not the deal's customer",
+            "不是该跟单的客户",
+        )
+    if submitted:
+        yield from _no_answer(kind, rec, "detail")
+
+
+def _none(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    return iter(())
+
+
+_KIND_RULES: dict[str, KindRule] = {
+    "customer": _none,
+    "visit": _visit,
+    "service": _service,
+    "deal": _deal,
+    "progress": _progress,
+}
+
+
+# --- entry points ------------------------------------------------------------------------
+
+
+def related_ids(kind: str, after: Mapping[str, Any]) -> set[str]:
+    """Doc ids of the records `validate` wants in `related` for this change."""
+    names = {
+        "visit": ("previous_visit_id",),
+        "deal": ("customer_id",),
+        "progress": ("deal_id",),
+    }.get(get_kind(kind).name, ())
+    return {v for n in names if isinstance(v := after.get(n), str) and doc_kind(v) is not None}
+
+
+def validate(
+    kind: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    actor: Actor,
+    related: Mapping[str, Mapping[str, Any]],
+) -> list[Violation]:
+    """Every rule `after` breaks, given the record `before` the change (None at creation),
+    who makes it, and the already-loaded records it refers to. Empty means accepted.
+
+    Required fields are enforced once the record is submitted (`submitted_at` set). A
+    referenced record missing from `related` is not an error: it may simply not have
+    arrived yet, so rules that need it are skipped.
+    """
+    k = get_kind(kind)
+    submitted = after.get("submitted_at") is not None
+    out = list(_check_fields(k, k.fields, after, "", submitted))
+    out.extend(_check_rights(k, before, after, actor))
+    out.extend(_KIND_RULES[k.name](k, after, related, submitted))
+    return out
+
+
+def validate_doc(
+    kind: str,
+    before: Mapping[str, Any] | None,
+    doc: Doc[Any],
+    actor: Actor,
+    related: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Any], list[Violation]]:
+    """Read `doc` (the copy with the change applied) and validate it: the record and every
+    violation, layout ones first."""
+    record, violations = read_record(doc, kind)
+    return record, violations + validate(kind, before, record, actor, related)

@@ -1,0 +1,301 @@
+"""The Starlette application: services started in the lifespan, routes, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from schema.export import schema_json
+from sync import protocol as p
+from sync.fanout import CHANNEL, PgListener
+from sync.hub import Hub, Subscriber
+from sync.log import Compactor, Log
+
+from .accounts import Accounts, TokenInfo
+from .attachments import BlobRights, reference_blobs
+from .backoffice import backoffice_routes
+from .blobs import BlobStore, GarbageCollector, LocalDiskStore, S3Store, blob_routes
+from .config import Config
+from .customers import routes as customer_routes
+from .db import make_engine, migrate_async
+from .duplicates import Duplicates
+from .errors import BadRequest, HTTPError, Unauthorized, handle_http_error, handle_starlette_http
+from .history import record_history
+from .openapi import openapi
+from .records import RecordPolicy, SchemaRules, ServerEdits, project_appends
+from .records_api import routes as record_routes
+from .ws import sync_endpoint, yjs_endpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the routes share; built in the lifespan, reached as `app.state.services`."""
+
+    config: Config
+    engine: AsyncEngine
+    accounts: Accounts
+    log: Log
+    hub: Hub
+    edits: ServerEdits
+    duplicates: Duplicates
+    sessions: dict[str, set[Subscriber]] = field(default_factory=dict)
+    listener: PgListener | None = None
+
+    def track(self, token_id: str, sub: Subscriber) -> None:
+        self.sessions.setdefault(token_id, set()).add(sub)
+
+    def untrack(self, token_id: str, sub: Subscriber) -> None:
+        subs = self.sessions.get(token_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.sessions[token_id]
+
+    def close_token_sessions(self, token_ids: list[str], reason: str) -> None:
+        """Close the revoked tokens' sockets here, and on every other instance."""
+        self.close_local_sessions(token_ids, reason)
+        if self.listener is not None and token_ids:
+            task = asyncio.get_running_loop().create_task(
+                self.listener.announce_revoked(token_ids))
+            task.add_done_callback(_log_failure)
+
+    def close_local_sessions(self, token_ids: list[str], reason: str = "revoked") -> None:
+        for token_id in token_ids:
+            for sub in list(self.sessions.get(token_id, ())):
+                sub.close_soon(p.CloseCode.BAD_TOKEN, reason)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("announcing revoked tokens failed", exc_info=task.exception())
+
+
+def bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return None
+
+
+async def current(request: Request) -> TokenInfo:
+    services: Services = request.app.state.services
+    return await services.accounts.authenticate(bearer(request))
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+async def create_session(request: Request) -> Response:
+    body = await _json(request)
+    login, password = body.get("login"), body.get("password")
+    if not isinstance(login, str) or not login:
+        raise BadRequest("'login' is required", field="login")
+    if not isinstance(password, str) or not password:
+        raise BadRequest("'password' is required", field="password")
+    services: Services = request.app.state.services
+    label = str(body.get("device", ""))[:200]
+    token, user = await services.accounts.login(login, password, label=label)
+    return JSONResponse({"token": token, "user": user.public()}, status_code=201)
+
+
+async def delete_session(request: Request) -> Response:
+    info = await current(request)
+    services: Services = request.app.state.services
+    await services.accounts.revoke(info.id)
+    services.close_token_sessions([info.id], "logged out")
+    return Response(status_code=204)
+
+
+async def me(request: Request) -> Response:
+    info = await current(request)
+    return JSONResponse({"user": info.user.public()})
+
+
+_SCHEMA: dict[str, Any] = {}
+
+
+async def schema(request: Request) -> Response:
+    if not _SCHEMA:
+        _SCHEMA.update(schema_json())
+    return JSONResponse(_SCHEMA, headers={"Cache-Control": "no-cache"})
+
+
+async def health(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return JSONResponse(
+        {"ok": True, "head": services.log.head, "live_docs": services.hub.live_count,
+         "connections": sum(len(s) for s in services.sessions.values())}
+    )
+
+
+class AppFiles(StaticFiles):
+    """The built PWA. Unknown paths under /app/ get the shell, so deep links work offline."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as e:
+            if e.status_code != 404 or "." in path.rsplit("/", 1)[-1]:
+                raise
+            response = await super().get_response("index.html", scope)
+        if path in ("sw.js", "index.html", ".", "") or path.endswith("manifest.webmanifest"):
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def app_dir() -> Path:
+    return Path(__file__).parent / "static" / "app"
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/app/", status_code=302)
+
+
+class _Caller:
+    __slots__ = ("user_id",)
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+
+
+def make_store(config: Config) -> BlobStore:
+    if config.blob_store == "s3":
+        return S3Store(
+            endpoint_url=config.s3_endpoint_url or None,
+            bucket=config.s3_bucket,
+            access_key=config.s3_access_key or None,
+            secret_key=config.s3_secret_key or None,
+            region=config.s3_region,
+            prefix=config.s3_prefix,
+        )
+    return LocalDiskStore(config.blobs)
+
+
+async def commit_hooks(conn: Any, appends: Any) -> None:
+    """Everything that must change in the same transaction as the log append."""
+    await project_appends(conn, appends)
+    await reference_blobs(conn, appends)
+    await record_history(conn, appends)
+
+
+def routes() -> list[BaseRoute]:
+    app_files: list[BaseRoute] = []
+    if app_dir().is_dir():
+        app_files = [Mount("/app", AppFiles(directory=app_dir(), html=True), name="app")]
+    return [
+        Route("/", root, methods=["GET"]),
+        Route("/api/session", create_session, methods=["POST"]),
+        Route("/api/session", delete_session, methods=["DELETE"]),
+        Route("/api/me", me, methods=["GET"]),
+        Route("/api/schema", schema, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        WebSocketRoute("/sync", sync_endpoint),
+        WebSocketRoute("/yjs/{doc_id:path}", yjs_endpoint),
+        *customer_routes(),
+        *record_routes(),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        *app_files,
+        Mount("/admin", routes=backoffice_routes()),
+    ]
+
+
+def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
+    # Built now (no I/O yet) so the blob router can hold them; opened in the lifespan.
+    engine = make_engine(config.database)
+    store = make_store(config)
+    accounts = Accounts(engine, token_ttl=config.token_ttl)
+
+    async def authenticate(request: Request) -> _Caller:
+        try:
+            info = await accounts.authenticate(bearer(request))
+        except Unauthorized as e:
+            raise HTTPException(401, e.message) from None
+        return _Caller(info.user.id)
+
+    blob_router = blob_routes(
+        store=store,
+        engine=engine,
+        authenticate=authenticate,
+        can_read=BlobRights(engine, accounts),
+        chunk_dir=config.uploads,
+        max_size=config.blob_max_size,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate_async(config.database)
+        shared = config.pg_notify and not config.is_sqlite
+        try:
+            async with Log(engine, on_commit=commit_hooks,
+                           notify_channel=CHANNEL if shared else None) as log_, GarbageCollector(
+                engine=engine,
+                store=store,
+                chunk_dir=config.uploads,
+                grace=timedelta(seconds=config.blob_gc_grace),
+                upload_ttl=timedelta(seconds=config.upload_ttl),
+                interval=timedelta(seconds=config.blob_gc_interval),
+            ):
+                hub = Hub(
+                    log_,
+                    policy=RecordPolicy(),
+                    rules=SchemaRules(),
+                    max_live=config.max_live_docs,
+                )
+                edits = ServerEdits(hub)
+                duplicates = Duplicates(hub, edits, config.secret())
+                hub.listeners.append(edits.after_commit)
+                hub.listeners.append(duplicates.after_commit)
+                services = Services(config, engine, accounts, log_, hub, edits, duplicates)
+                app.state.services = services
+                async with contextlib.AsyncExitStack() as stack:
+                    if shared:
+                        services.listener = await stack.enter_async_context(PgListener(
+                            log_, config.database, on_revoked=services.close_local_sessions))
+                    await stack.enter_async_context(Compactor(
+                        log_,
+                        interval=config.compact_interval,
+                        retention_ms=int(config.log_retention * 1000),
+                    ))
+                    yield
+                for sub in hub.subscribers():
+                    sub.close_soon(p.CloseCode.GOING_AWAY, "server shutting down")
+                await edits.settle()
+        finally:
+            await store.aclose()
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[*routes(), Mount("", app=blob_router)],
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPError: handle_http_error,
+            HTTPException: handle_starlette_http,
+        },
+    )
+    app.state.config = config
+    return app
+

@@ -1,0 +1,46 @@
+"""The back office: server-rendered pages where managers and back-office staff review what
+the field synced, resolve duplicates, run the policy's reports, export them, and administer
+users. Mounted by the app with `Mount("/admin", routes=backoffice_routes())`."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import admin, duplicates, pages
+from .web import HERE
+
+
+def backoffice_routes() -> list[BaseRoute]:
+    return [
+        Route("/", pages.home, methods=["GET"], name="bo_home"),
+        Route("/login", pages.login_form, methods=["GET"], name="bo_login"),
+        Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"], name="bo_logout"),
+        Route("/records/{doc_id}", pages.record_page, methods=["GET"], name="bo_record"),
+        Route("/photos/{sha256}", pages.blob, methods=["GET", "HEAD"], name="bo_photo"),
+        Route("/photos/{sha256}/{thumb:str}", pages.blob, methods=["GET", "HEAD"]),
+        Route("/reports/{report}.{fmt}", pages.report_export, methods=["GET"]),
+        Route("/reports/{report}", pages.report_page, methods=["GET"], name="bo_report"),
+        Route("/duplicates", duplicates.queue, methods=["GET"], name="bo_duplicates"),
+        Route("/duplicates/{cand_id}/merge", duplicates.merge, methods=["POST"]),
+        Route("/duplicates/{cand_id}/dismiss", duplicates.dismiss, methods=["POST"]),
+        Route("/merges.{fmt}", duplicates.merges_export, methods=["GET"]),
+        Route("/merges", duplicates.merges, methods=["GET"], name="bo_merges"),
+        Route("/merges/{merge_id}/undo", duplicates.undo, methods=["POST"]),
+        Route("/users.{fmt}", admin.users_export, methods=["GET"]),
+        Route("/users", admin.users_page, methods=["GET"], name="bo_users"),
+        Route("/users", admin.user_create, methods=["POST"]),
+        Route("/users/{user_id}", admin.user_page, methods=["GET"], name="bo_user"),
+        Route("/users/{user_id}/{action}", admin.user_action, methods=["POST"]),
+        Route("/audit.{fmt}", admin.audit_export, methods=["GET"]),
+        Route("/refusals.{fmt}", admin.refusals_export, methods=["GET"]),
+        Route("/refusals", admin.refusals_page, methods=["GET"], name="bo_refusals"),
+        Route("/audit", admin.audit_page, methods=["GET"], name="bo_audit"),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="bo_static"),
+        Route("/{list}.{fmt}", pages.list_export, methods=["GET"]),
+        Route("/{list}", pages.list_page, methods=["GET"], name="bo_list"),
+    ]
+
+
+__all__ = ["backoffice_routes"]

@@ -1,0 +1,254 @@
+"""The back office's words: English keys, Simplified Chinese first; and how times read.
+
+Pages are zh-CN unless the viewer chose English (`?lang=en`, remembered in a cookie).
+Record field and enum labels come from the schema (`schema.kinds`), not from here.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from schema.derive import CST
+
+LANGS = ("zh", "en")
+
+ZH: dict[str, str] = {
+    "Back office": "后台管理",
+    "Waiqin back office": "外勤 · 后台管理",
+    "Log in": "登录",
+    "Log out": "退出",
+    "Login": "账号",
+    "Password": "密码",
+    "Wrong login or password.": "账号或密码错误。",
+    "The form expired; please try again.": "表单已过期,请重试。",
+    "Too many failed attempts; try again in 15 minutes.": "失败次数过多,请 15 分钟后再试。",
+    "Home": "首页",
+    "Customers": "客户",
+    "Visits": "拜访记录",
+    "Service sheets": "服务单",
+    "Deals": "跟单",
+    "Reports": "报表",
+    "Contact frequency": "联络频次",
+    "Deals pipeline": "跟单漏斗",
+    "Service rankings": "服务排名",
+    "Activity": "拜访活动",
+    "Duplicates": "重复客户",
+    "Merges": "合并记录",
+    "Users": "用户",
+    "Audit trail": "审计日志",
+    "Refused changes": "被拒绝的修改",
+    "Changes the server refused; the device keeps each one until it is fixed.":
+        "服务器拒绝的修改;设备会保留每一条,直到修正后重新提交。",
+    "Administration": "系统管理",
+    "Team member": "人员",
+    "Everyone": "全部人员",
+    "Customer": "客户",
+    "Customer name or code": "客户名称或代码",
+    "Kind": "类型",
+    "Status": "状态",
+    "Any": "全部",
+    "From": "起始日期",
+    "To": "截止日期",
+    "Synced since": "同步时间晚于",
+    "Filter": "筛选",
+    "Clear": "清除",
+    "Export": "导出",
+    "Previous": "上一页",
+    "Next": "下一页",
+    "Page": "第",
+    "of": "页,共",
+    "records": "条记录",
+    "No records.": "没有记录。",
+    "Synced": "同步时间",
+    "Updated": "更新时间",
+    "Sync lag": "同步延迟",
+    "Author": "创建人",
+    "Owner": "客户经理",
+    "Photos": "照片",
+    "Attachments": "附件",
+    "Field history": "修改记录",
+    "When": "时间",
+    "Who": "人员",
+    "Device": "设备",
+    "Field": "字段",
+    "Old value": "原值",
+    "New value": "新值",
+    "Timeline": "客户时间线",
+    "Record": "记录",
+    "Open": "打开",
+    "Value": "金额",
+    "Weighted value": "加权金额",
+    "Stage": "阶段",
+    "Count": "数量",
+    "Probability": "阶段评估",
+    "Follow-ups due": "待跟进",
+    "Last follow-up": "上次跟进",
+    "Due": "应跟进日期",
+    "Days overdue": "逾期天数",
+    "Deals without an expected close date": "未填写预计成交日期的跟单",
+    "Cadence (days)": "跟进周期(天)",
+    "As of": "统计日期",
+    "Rep": "业务员",
+    "Duty customers": "须联络客户",
+    "Overdue": "逾期",
+    "Compliance": "达标率",
+    "Core": "核心",
+    "High-growth": "高成长",
+    "Minimum": "最低数量",
+    "Duty": "联络要求",
+    "Last contact": "最近联络",
+    "never": "从未",
+    "weekly": "每周",
+    "every two weeks": "每两周",
+    "monthly": "每月",
+    "Overdue customers": "逾期未联络的客户",
+    "Per rep": "按业务员",
+    "By product": "按产品",
+    "By customer": "按客户",
+    "By engineer": "按服务人员",
+    "Product": "产品",
+    "Model": "型号",
+    "Repairs": "维修次数",
+    "Units": "设备台数",
+    "Repairs per unit": "单台维修次数",
+    "Customers served": "服务客户数",
+    "Requests": "请求次数",
+    "Last service": "最近服务",
+    "Engineer": "服务人员",
+    "Services": "服务次数",
+    "Completed": "完成",
+    "Completion rate": "完成率",
+    "Avg. response (h)": "平均响应(小时)",
+    "Avg. time to complete (h)": "平均完成用时(小时)",
+    "Week": "周",
+    "Avg. sync lag": "平均同步延迟",
+    "Max. sync lag": "最大同步延迟",
+    "Synced within a day": "一天内同步",
+    "Visits per week": "每周拜访次数",
+    "Visits per rep per week": "每人每周拜访次数",
+    "Total": "合计",
+    "Candidates": "候选",
+    "Reason": "原因",
+    "Score": "相似度",
+    "Merge": "合并",
+    "Keep this one": "保留此客户",
+    "Will be kept (created first)": "将保留(最早创建)",
+    "manual": "人工合并",
+    "same_name": "名称相同",
+    "same_credit_code": "信用代码相同",
+    "Dismiss": "不是重复",
+    "Undo": "撤销",
+    "Undone": "已撤销",
+    "Survivor": "保留客户",
+    "Duplicate": "被合并客户",
+    "Rule": "规则",
+    "By": "操作人",
+    "similar_name": "名称相似",
+    "same_phone": "电话相同",
+    "same_address": "地址相同",
+    "No open candidates.": "没有待处理的重复客户。",
+    "Duplicate resolution is not available on this server yet.": "本服务器尚未启用重复客户处理。",
+    "Name": "姓名",
+    "Role": "角色",
+    "Manager": "上级",
+    "none": "无",
+    "Disabled": "已停用",
+    "Active": "正常",
+    "Create user": "新建用户",
+    "Create": "创建",
+    "Save": "保存",
+    "Disable account": "停用账号",
+    "Reset password": "重置密码",
+    "New password": "新密码",
+    "Set role": "设置角色",
+    "Set manager": "设置上级",
+    "Devices": "设备",
+    "First seen": "首次连接",
+    "Last contact (device)": "最近连接",
+    "Revoked": "已吊销",
+    "Revoke": "吊销",
+    "Reassign customers": "移交客户",
+    "Reassign all customers of this user to": "将此用户的全部客户移交给",
+    "Reassign": "移交",
+    "Action": "操作",
+    "Detail": "详情",
+    "Done.": "已完成。",
+    "Not found": "未找到",
+    "Not allowed": "无权访问",
+    "Language": "语言",
+    "Customers owned": "名下客户",
+    "Overdue contact": "逾期联络",
+    "Open deals": "进行中的跟单",
+    "Follow-ups due now": "待跟进跟单",
+    "Visits this week": "本周拜访",
+    "Doc": "记录",
+    "Open candidates": "待处理候选",
+    "Merged into": "已合并至",
+    "This customer was merged into another card.": "此客户已合并到另一张客户卡片。",
+    "Total value": "总金额",
+    "The report took": "报表用时",
+    "Top products by repairs": "维修次数最多的产品",
+    "hours": "小时",
+    "Period": "期间",
+    "Service type": "服务类型",
+    "Repair types": "维修类型",
+    "in progress": "处理中",
+    "Complete": "完整度",
+    "Code": "客户代码",
+    "created": "创建",
+    "Previous visit": "上次拜访",
+}
+
+ROLE_LABELS = {
+    "rep": ("业务员", "Sales rep"),
+    "engineer": ("服务工程师", "Service engineer"),
+    "manager": ("上级主管", "Manager"),
+    "admin": ("后台管理员", "Admin"),
+    "system": ("系统", "System"),
+}
+
+
+def gettext(lang: str, key: str) -> str:
+    return ZH.get(key, key) if lang == "zh" else key
+
+
+def role_label(lang: str, role: str) -> str:
+    zh, en = ROLE_LABELS.get(role, (role, role))
+    return zh if lang == "zh" else en
+
+
+def cst(ms: int | None) -> datetime.datetime | None:
+    """A server or device timestamp as a naive China Standard Time datetime."""
+    if ms is None:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=CST).replace(tzinfo=None)
+
+
+def fmt_ms(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return ""
+    dt = cst(ms)
+    return "" if dt is None else dt.strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_duration(ms: Any, lang: str) -> str:
+    """A lag or a wait: 3 min, 5.2 h, 3.1 d (分钟/小时/天)."""
+    if not isinstance(ms, (int, float)):
+        return ""
+    s = ms / 1000
+    zh = lang == "zh"
+    if s < 3600:
+        return f"{s / 60:.0f} {'分钟' if zh else 'min'}"
+    if s < 86400 * 2:
+        return f"{s / 3600:.1f} {'小时' if zh else 'h'}"
+    return f"{s / 86400:.1f} {'天' if zh else 'd'}"
+
+
+def day_start_ms(day: datetime.date) -> int:
+    """Midnight in China at the start of `day`, in ms."""
+    return int(datetime.datetime.combine(day, datetime.time(), tzinfo=CST).timestamp() * 1000)
+
+
+def today_cst() -> datetime.date:
+    return datetime.datetime.now(tz=CST).date()

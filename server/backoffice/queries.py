@@ -1,0 +1,393 @@
+"""What a viewer may read, as SQL: the visibility filter, the review lists with their
+filters and sorting, one record with its children, and a customer's timeline.
+
+Every query here goes through `visible()`: a record is readable when one of its grantees
+(`sync_grants`) is in the viewer's subtree; admins read everything.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from schema import tables as st
+from schema.kinds import KINDS, get_kind
+from server import tables as t
+from server.errors import NotFound
+from sync import tables as sync_t
+
+from .auth import Viewer
+from .columns import Col, field_col
+from .i18n import day_start_ms
+
+PAGE_SIZE = 50
+
+
+def visible(doc_id: Any, viewer: Viewer) -> ColumnElement[bool] | None:
+    """The condition on a doc id column that limits rows to what `viewer` may see."""
+    if viewer.principal.visible is None:
+        return None
+    return doc_id.in_(  # type: ignore[no-any-return]
+        select(sync_t.grants.c.doc_id).where(
+            sync_t.grants.c.user_id.in_(sorted(viewer.principal.visible))
+        )
+    )
+
+
+def where_visible(stmt: Any, doc_id: Any, viewer: Viewer) -> Any:
+    cond = visible(doc_id, viewer)
+    return stmt if cond is None else stmt.where(cond)
+
+
+async def can_see(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> bool:
+    if viewer.principal.visible is None:
+        return True
+    row = await conn.execute(
+        select(sync_t.grants.c.user_id).where(
+            sync_t.grants.c.doc_id == doc_id,
+            sync_t.grants.c.user_id.in_(sorted(viewer.principal.visible)),
+        ).limit(1)
+    )
+    return row.first() is not None
+
+
+# -- filters from the query string -------------------------------------------------------------
+
+
+def parse_day(value: str | None) -> datetime.date | None:
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def parse_moment(value: str | None) -> int | None:
+    """A date or a date and time (China time) from a form, as ms."""
+    if not value:
+        return None
+    try:
+        dt = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    from schema.derive import CST
+
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=CST)
+    return int(dt.timestamp() * 1000)
+
+
+@dataclass
+class Filters:
+    member: str = ""
+    customer: str = ""  # a customer doc id
+    q: str = ""  # customer name or code contains
+    kind: str = ""
+    status: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    synced_since: int | None = None
+    sort: str = ""
+    desc: bool = True
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, q: Mapping[str, str]) -> Filters:
+        try:
+            page = max(1, int(q.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            member=q.get("member", ""),
+            customer=q.get("customer", ""),
+            q=q.get("q", "").strip(),
+            kind=q.get("kind", ""),
+            status=q.get("status", ""),
+            date_from=parse_day(q.get("from")),
+            date_to=parse_day(q.get("to")),
+            synced_since=parse_moment(q.get("synced_since")),
+            sort=q.get("sort", ""),
+            desc=q.get("dir", "desc") != "asc",
+            page=page,
+        )
+
+
+# -- the review lists ----------------------------------------------------------------------
+
+
+@dataclass
+class ListSpec:
+    name: str  # URL segment
+    kind: str
+    title_en: str
+    member_col: str  # the column naming the team member: owner or author
+    kind_field: str
+    status_field: str | None
+    date_col: str
+    default_sort: str
+    cols: list[tuple[Col, Any]] = field(default_factory=list)
+    joins: list[tuple[Any, Any]] = field(default_factory=list)
+
+    @property
+    def table(self) -> Any:
+        return st.KIND_TABLES[self.kind]
+
+
+_owner = t.users.alias("owner_user")
+_author = t.users.alias("author_user")
+_cust = st.rec_customer.alias("cust")
+
+
+def _f(kind: str, name: str, **over: Any) -> Col:
+    return field_col(get_kind(kind).field(name), **over)
+
+
+def _deal_value(deal_doc: Any) -> Any:
+    p = st.rec_deal_product
+    return (
+        select(func.sum(func.coalesce(p.c.quantity, 0) * func.coalesce(p.c.unit_price, 0.0)))
+        .where(p.c.doc_id == deal_doc)
+        .scalar_subquery()
+    )
+
+
+def _specs() -> dict[str, ListSpec]:
+    c, v, s, d = st.rec_customer, st.rec_visit, st.rec_service, st.rec_deal
+    customer_name = Col("customer_name", "Customer", sortable=True, link="customer_id",
+                        width=30)
+    synced = Col("received_at", "Synced", fmt="ms", sortable=True, width=17)
+    lag = Col("lag", "Sync lag", fmt="duration", sortable=True)
+    customers = ListSpec(
+        "customers", "customer", "Customers", "owner", "tier", "status", "created_at",
+        "updated_at",
+        cols=[
+            (_f("customer", "code", sortable=True), c.c.code),
+            (_f("customer", "name", sortable=True, link="doc_id", width=32), c.c.name),
+            (_f("customer", "category"), c.c.category),
+            (_f("customer", "tier", sortable=True), c.c.tier),
+            (_f("customer", "status", sortable=True), c.c.status),
+            (_f("customer", "level"), c.c.level),
+            (Col("owner_name", "Owner", sortable=True), _owner.c.name),
+            (_f("customer", "city", sortable=True), c.c.city),
+            (Col("completeness", "Complete", fmt="int", sortable=True), c.c.completeness),
+            (_f("customer", "created_at", sortable=True, width=17), c.c.created_at),
+            (Col("updated_at", "Updated", fmt="ms", sortable=True, width=17), c.c.updated_at),
+        ],
+        joins=[(_owner, _owner.c.id == c.c.owner)],
+    )
+    visits = ListSpec(
+        "visits", "visit", "Visits", "created_by", "visit_type", None, "started_at",
+        "started_at",
+        cols=[
+            (_f("visit", "started_at", sortable=True, link="doc_id", width=17), v.c.started_at),
+            (customer_name, _cust.c.name),
+            (_f("visit", "visit_type", sortable=True), v.c.visit_type),
+            (_f("visit", "met_name"), v.c.met_name),
+            (_f("visit", "purpose", width=30), v.c.purpose),
+            (_f("visit", "result", width=40), v.c.result),
+            (Col("author_name", "Author", sortable=True), _author.c.name),
+            (synced, v.c.received_at),
+            (lag, v.c.received_at - v.c.created_at),
+        ],
+        joins=[(_cust, _cust.c.doc_id == v.c.customer_id),
+               (_author, _author.c.id == v.c.created_by)],
+    )
+    services = ListSpec(
+        "services", "service", "Service sheets", "created_by", "service_type", "status",
+        "service_date", "service_date",
+        cols=[
+            (_f("service", "service_date", sortable=True), s.c.service_date),
+            (_f("service", "subject", link="doc_id", width=28), s.c.subject),
+            (customer_name, _cust.c.name),
+            (_f("service", "status", sortable=True), s.c.status),
+            (_f("service", "service_type", sortable=True), s.c.service_type),
+            (Col("author_name", "Engineer", sortable=True), _author.c.name),
+            (_f("service", "responded_at", sortable=True, width=17), s.c.responded_at),
+            (_f("service", "completed_at", sortable=True, width=17), s.c.completed_at),
+            (synced, s.c.received_at),
+            (lag, s.c.received_at - s.c.created_at),
+        ],
+        joins=[(_cust, _cust.c.doc_id == s.c.customer_id),
+               (_author, _author.c.id == s.c.created_by)],
+    )
+    deals = ListSpec(
+        "deals", "deal", "Deals", "created_by", "deal_class", None, "expected_close_date",
+        "updated_at",
+        cols=[
+            (_f("deal", "title", sortable=True, link="doc_id", width=30), d.c.title),
+            (customer_name, _cust.c.name),
+            (_f("deal", "deal_class", sortable=True), d.c.deal_class),
+            (_f("deal", "stage", sortable=True), d.c.stage),
+            (_f("deal", "probability", sortable=True), d.c.probability),
+            (Col("value", "Value", fmt="money", sortable=True), _deal_value(d.c.doc_id)),
+            (_f("deal", "expected_close_date", sortable=True), d.c.expected_close_date),
+            (Col("author_name", "Author", sortable=True), _author.c.name),
+            (Col("updated_at", "Updated", fmt="ms", sortable=True, width=17), d.c.updated_at),
+        ],
+        joins=[(_cust, _cust.c.doc_id == d.c.customer_id),
+               (_author, _author.c.id == d.c.created_by)],
+    )
+    return {x.name: x for x in (customers, visits, services, deals)}
+
+
+LISTS = _specs()
+
+
+def _date_bounds(col: Any, f: Filters) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    is_date = str(col.type).upper() == "DATE"
+    if f.date_from is not None:
+        out.append(col >= (f.date_from if is_date else day_start_ms(f.date_from)))
+    if f.date_to is not None:
+        end = f.date_to + datetime.timedelta(days=1)
+        out.append(col < (end if is_date else day_start_ms(end)))
+    return out
+
+
+def list_select(spec: ListSpec, viewer: Viewer, f: Filters) -> tuple[Select[Any], Select[Any]]:
+    """(rows statement ordered but not paged, count statement) for a review list."""
+    table = spec.table
+    exprs = [table.c.doc_id.label("doc_id")]
+    if spec.kind != "customer":
+        exprs.append(table.c.customer_id.label("customer_id"))
+    exprs += [e.label(col.key) for col, e in spec.cols]
+    frm: Any = table
+    for alias, on in spec.joins:
+        frm = frm.outerjoin(alias, on)
+    conds: list[ColumnElement[bool]] = []
+    vis = visible(table.c.doc_id, viewer)
+    if vis is not None:
+        conds.append(vis)
+    if spec.kind == "customer":
+        conds.append(table.c.merged_into.is_(None))
+    if f.member:
+        conds.append(table.c[spec.member_col] == f.member)
+    if f.customer and spec.kind != "customer":
+        conds.append(table.c.customer_id == f.customer)
+    if f.q:
+        named = table if spec.kind == "customer" else _cust
+        like = f"%{f.q}%"
+        conds.append(or_(named.c.name.ilike(like), named.c.code.ilike(like),
+                         named.c.short_name.ilike(like)))
+    if f.kind:
+        conds.append(table.c[spec.kind_field] == f.kind)
+    if f.status and spec.status_field:
+        conds.append(table.c[spec.status_field] == f.status)
+    conds += _date_bounds(table.c[spec.date_col], f)
+    if f.synced_since is not None:
+        conds.append(table.c.updated_at >= f.synced_since)
+    where = and_(*conds) if conds else literal(True)
+    stmt = select(*exprs).select_from(frm).where(where)
+    # The outer joins add columns, never rows: count without them unless a filter needs one.
+    count = select(func.count()).select_from(frm if f.q else table).where(where)
+    sortable = {col.key: e for col, e in spec.cols if col.sortable}
+    key = f.sort if f.sort in sortable else spec.default_sort
+    expr = sortable.get(key, table.c[spec.default_sort] if key in table.c else table.c.seq)
+    order: KeyedColumnElement[Any] | Any = expr.desc() if f.desc else expr.asc()
+    stmt = stmt.order_by(order.nulls_last() if f.desc else order.nulls_first(),
+                         table.c.doc_id)
+    return stmt, count
+
+
+async def list_page(
+    conn: AsyncConnection, spec: ListSpec, viewer: Viewer, f: Filters
+) -> tuple[list[Any], int]:
+    stmt, count = list_select(spec, viewer, f)
+    total = int((await conn.execute(count)).scalar_one())
+    rows = list(await conn.execute(stmt.limit(PAGE_SIZE).offset((f.page - 1) * PAGE_SIZE)))
+    return rows, total
+
+
+# -- one record ----------------------------------------------------------------------------
+
+
+def kind_of(doc_id: str) -> str:
+    kind = doc_id.split(":", 1)[0]
+    if kind not in KINDS or ":" not in doc_id or len(doc_id) > 80:
+        raise NotFound("no such record")
+    return kind
+
+
+@dataclass
+class Record:
+    doc_id: str
+    kind: str
+    row: Mapping[str, Any]
+    children: dict[str, list[Mapping[str, Any]]]
+    customer: Mapping[str, Any] | None
+
+
+async def load_record(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> Record:
+    """The record with its list items, or NotFound when absent or not visible (the same
+    answer either way, so ids cannot be probed)."""
+    kind = kind_of(doc_id)
+    if not await can_see(conn, viewer, doc_id):
+        raise NotFound("no such record")
+    table = st.KIND_TABLES[kind]
+    found = (await conn.execute(select(table).where(table.c.doc_id == doc_id))).mappings().first()
+    if found is None:
+        raise NotFound("no such record")
+    row = dict(found)
+    children: dict[str, list[Mapping[str, Any]]] = {}
+    for name, child in st.CHILD_TABLES[kind].items():
+        q = select(child).where(child.c.doc_id == doc_id)
+        if "position" in child.c:
+            q = q.order_by(child.c.position)
+        children[name] = [dict(m) for m in (await conn.execute(q)).mappings()]
+    customer: dict[str, Any] | None = None
+    cid = row.get("customer_id")
+    if isinstance(cid, str) and await can_see(conn, viewer, cid):
+        c = (
+            await conn.execute(select(st.rec_customer).where(st.rec_customer.c.doc_id == cid))
+        ).mappings().first()
+        customer = None if c is None else dict(c)
+    return Record(doc_id, kind, row, children, customer)
+
+
+@dataclass
+class TimelineItem:
+    at: int | None
+    kind: str
+    doc_id: str
+    title: str
+    detail: str
+    author: str | None
+    status: str | None = None
+
+
+async def timeline(conn: AsyncConnection, viewer: Viewer, customer_id: str) -> list[TimelineItem]:
+    """Every visible record of a customer, newest first."""
+    v, s, d, p = st.rec_visit, st.rec_service, st.rec_deal, st.rec_progress
+    items: list[TimelineItem] = []
+    queries: list[tuple[str, Select[Any]]] = [
+        ("visit", select(v.c.doc_id, func.coalesce(v.c.started_at, v.c.created_at),
+                         v.c.visit_type, v.c.result, v.c.created_by, v.c.purpose)
+         .where(v.c.customer_id == customer_id)),
+        ("service", select(s.c.doc_id, func.coalesce(s.c.responded_at, s.c.created_at),
+                           s.c.subject, s.c.content, s.c.created_by, s.c.status)
+         .where(s.c.customer_id == customer_id)),
+        ("deal", select(d.c.doc_id, d.c.created_at, d.c.title, d.c.deal_class, d.c.created_by,
+                        d.c.stage)
+         .where(d.c.customer_id == customer_id)),
+        ("progress", select(p.c.doc_id, p.c.created_at, p.c.detail, p.c.next_step,
+                            p.c.created_by, p.c.stage)
+         .where(p.c.customer_id == customer_id)),
+    ]
+    for kind, q in queries:
+        q = where_visible(q, q.selected_columns[0], viewer)
+        for r in await conn.execute(q):
+            items.append(TimelineItem(r[1], kind, r[0], str(r[2] or ""), str(r[3] or ""),
+                                      r[4], None if r[5] is None else str(r[5])))
+    items.sort(key=lambda i: i.at or 0, reverse=True)
+    return items
+
+
+async def user_names(conn: AsyncConnection) -> dict[str, str]:
+    return {r.id: r.name for r in await conn.execute(select(t.users.c.id, t.users.c.name))}

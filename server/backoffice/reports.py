@@ -1,0 +1,454 @@
+"""The reports the policy asks for (seed 000): contact frequency (§3.4), the deals
+pipeline and follow-ups (§4.1, §4.3.4), service rankings (§5.8), and field activity with
+sync lag. Aggregates are computed in SQL over the projections, within what the viewer sees.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import BigInteger, case, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schema import tables as st
+from schema.kinds import get_kind
+from server import tables as t
+
+from . import charts
+from .auth import Viewer
+from .columns import Col, Table, field_col
+from .i18n import day_start_ms, gettext, today_cst
+from .queries import parse_day, where_visible
+
+DAY = 86_400_000
+WEEK = 7 * DAY
+# Monday 1970-01-05 00:00 in China is 1970-01-04 16:00 UTC: weeks start on Monday, CST.
+WEEK_ORIGIN = 4 * DAY - 8 * 3_600_000
+OPEN_CLASSES = ("short", "medium", "lead")
+REPAIRS = ("warranty_repair", "paid_repair")
+# 000 §3.4.1: at least 10 core and 20 high-growth direct customers per rep.
+MIN_CORE, MIN_HIGH_GROWTH = 10, 20
+
+
+@dataclass
+class Params:
+    as_of: datetime.date
+    date_from: datetime.date | None
+    date_to: datetime.date | None
+    member: str
+    kind: str
+
+    @classmethod
+    def from_query(cls, q: Mapping[str, str], *, default_weeks: int | None = None) -> Params:
+        as_of = parse_day(q.get("as_of")) or today_cst()
+        date_from = parse_day(q.get("from"))
+        date_to = parse_day(q.get("to"))
+        if default_weeks is not None and date_from is None and date_to is None:
+            date_to = as_of
+            monday = as_of - datetime.timedelta(days=as_of.weekday())
+            date_from = monday - datetime.timedelta(weeks=default_weeks - 1)
+        return cls(as_of, date_from, date_to, q.get("member", ""), q.get("kind", ""))
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    tables: list[Table]
+    charts: list[tuple[str, Markup]] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    pivot: dict[str, Any] | None = None
+
+
+def _names(conn_rows: Any) -> dict[str, str]:
+    return {r.id: r.name for r in conn_rows}
+
+
+async def _users(conn: AsyncConnection) -> dict[str, str]:
+    return _names(await conn.execute(select(t.users.c.id, t.users.c.name)))
+
+
+def _end_ms(day: datetime.date) -> int:
+    return day_start_ms(day + datetime.timedelta(days=1))
+
+
+# -- contact frequency (000 §3.4) --------------------------------------------------------------
+
+
+def duty_days(tier: str | None, has_short_deal: bool) -> int:
+    """Core direct customers: weekly with a short-term deal, else every two weeks;
+    high-growth: monthly (taken as 30 days)."""
+    if tier == "core":
+        return 7 if has_short_deal else 14
+    return 30
+
+
+async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    c, v, pr, d = st.rec_customer, st.rec_visit, st.rec_progress, st.rec_deal
+    end = _end_ms(p.as_of)
+    when = func.coalesce(v.c.started_at, v.c.created_at)
+    contacts = union_all(
+        select(v.c.customer_id.label("cid"), func.max(when).label("at"))
+        .where(v.c.submitted_at.is_not(None), when < end).group_by(v.c.customer_id),
+        select(pr.c.customer_id.label("cid"), func.max(pr.c.created_at).label("at"))
+        .where(pr.c.count_as_contact.is_(True), pr.c.submitted_at.is_not(None),
+               pr.c.created_at < end).group_by(pr.c.customer_id),
+    ).subquery()
+    last = select(contacts.c.cid, func.max(contacts.c.at).label("at")).group_by(
+        contacts.c.cid).subquery()
+    short = (
+        select(d.c.customer_id).where(d.c.deal_class == "short").distinct().subquery()
+    )
+    q = (
+        select(c.c.doc_id, c.c.code, c.c.name, c.c.tier, c.c.owner, last.c.at,
+               short.c.customer_id.is_not(None).label("has_short"))
+        .select_from(c.outerjoin(last, last.c.cid == c.c.doc_id)
+                     .outerjoin(short, short.c.customer_id == c.c.doc_id))
+        .where(c.c.category == "direct", c.c.tier.in_(("core", "high_growth")),
+               c.c.merged_into.is_(None))
+    )
+    if p.member:
+        q = q.where(c.c.owner == p.member)
+    q = where_visible(q, c.c.doc_id, viewer)
+    names = await _users(conn)
+    per_rep: dict[str, list[int]] = {}  # owner -> [core, high_growth, duty, overdue]
+    overdue: list[tuple[Any, ...]] = []
+    tier_field = get_kind("customer").field("tier")
+    for r in await conn.execute(q):
+        owner = r.owner or ""
+        counts = per_rep.setdefault(owner, [0, 0, 0, 0])
+        counts[0 if r.tier == "core" else 1] += 1
+        counts[2] += 1
+        days = duty_days(r.tier, bool(r.has_short))
+        since = None if r.at is None else (end - r.at) / DAY
+        if since is None or since > days:
+            counts[3] += 1
+            late = None if since is None else round(since - days, 1)
+            duty = gettext(lang, {7: "weekly", 14: "every two weeks"}.get(days, "monthly"))
+            overdue.append((r.doc_id, r.name, r.code, r.tier, duty, r.at,
+                            None if since is None else round(since, 1), late,
+                            names.get(owner, owner)))
+    overdue.sort(key=lambda x: (x[7] is not None, -(x[7] or 0)))
+    reps = sorted(per_rep.items(), key=lambda kv: names.get(kv[0], kv[0]))
+    rep_rows = [
+        (names.get(o, o), n[0], n[1], n[2], n[3], (n[2] - n[3]) / n[2] if n[2] else None,
+         "" if n[0] >= MIN_CORE and n[1] >= MIN_HIGH_GROWTH else "✗")
+        for o, n in reps
+    ]
+    per_rep_t = Table("per_rep", gettext(lang, "Per rep"), [
+        Col("rep", "Rep", width=16), Col("core", "Core", fmt="int"),
+        Col("high_growth", "High-growth", fmt="int"),
+        Col("duty", "Duty customers", fmt="int"), Col("overdue", "Overdue", fmt="int"),
+        Col("compliance", "Compliance", fmt="pct"),
+        Col("below_min", f"Below minimum ({MIN_CORE} core / {MIN_HIGH_GROWTH} high-growth)",
+            f"低于最低数量(核心 {MIN_CORE} / 高成长 {MIN_HIGH_GROWTH})"),
+    ], rep_rows)
+    overdue_t = Table("overdue", gettext(lang, "Overdue customers"), [
+        Col("doc_id", "Doc", width=44), Col("name", "Customer", link="doc_id", width=32),
+        Col("code", "Code"), field_col(tier_field), Col("duty", "Duty"),
+        Col("last", "Last contact", fmt="last", width=17),
+        Col("since", "Days since", "距今天数", fmt="float"),
+        Col("late", "Days overdue", fmt="float"), Col("owner", "Owner", width=16),
+    ], overdue)
+    chart = charts.bars(
+        [charts.Bar(r[0], ((r[5] or 0.0) * 100,),
+                    f"{(r[5] or 0) * 100:.0f}% ({r[3] - r[4]}/{r[3]})")
+         for r in rep_rows],
+        series=[gettext(lang, "Compliance")],
+    )
+    return Report("contact", gettext(lang, "Contact frequency"), [per_rep_t, overdue_t],
+                  [(gettext(lang, "Compliance"), chart)])
+
+
+# -- deals (000 §4.1, §4.3.4) ---------------------------------------------------------------
+
+
+def _deal_values() -> Any:
+    dp = st.rec_deal_product
+    return (
+        select(dp.c.doc_id,
+               func.sum(func.coalesce(dp.c.quantity, 0) * func.coalesce(dp.c.unit_price, 0.0))
+               .label("value"))
+        .group_by(dp.c.doc_id).subquery()
+    )
+
+
+def _open_deals(q: Any) -> Any:
+    d = st.rec_deal
+    return q.where((d.c.deal_class.in_(OPEN_CLASSES)) | (d.c.deal_class.is_(None)))
+
+
+async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    d, pr, c = st.rec_deal, st.rec_progress, st.rec_customer
+    vals = _deal_values()
+    value = func.coalesce(vals.c.value, 0.0)
+    q = (
+        select(d.c.stage, func.count().label("n"), func.sum(value).label("value"),
+               func.sum(value * func.coalesce(d.c.stage, 0) / 10.0).label("weighted"))
+        .select_from(d.outerjoin(vals, vals.c.doc_id == d.c.doc_id))
+        .group_by(d.c.stage).order_by(d.c.stage)
+    )
+    q = _open_deals(q)
+    if p.member:
+        q = q.where(d.c.created_by == p.member)
+    q = where_visible(q, d.c.doc_id, viewer)
+    stage_field = get_kind("deal").field("stage")
+    pipeline = [(r.stage, r.n, r.value or 0.0, r.weighted or 0.0) for r in await conn.execute(q)]
+    total = (gettext(lang, "Total"), sum(r[1] for r in pipeline), sum(r[2] for r in pipeline),
+             sum(r[3] for r in pipeline))
+    pipeline_t = Table("pipeline", gettext(lang, "Deals pipeline"), [
+        Col("stage", "Stage", width=30, fmt="stage"), Col("n", "Count", fmt="int"),
+        Col("value", "Value", fmt="money"), Col("weighted", "Weighted value", fmt="money"),
+    ], [*pipeline, total] if pipeline else [])
+
+    names = await _users(conn)
+    end = _end_ms(p.as_of)
+    last = (
+        select(pr.c.deal_id, func.max(pr.c.created_at).label("at"))
+        .group_by(pr.c.deal_id).subquery()
+    )
+    last_at = func.coalesce(last.c.at, d.c.created_at)
+    due_at = last_at + d.c.follow_up_days * literal(DAY, BigInteger)
+    q2: Any = (
+        select(d.c.doc_id, d.c.title, c.c.name.label("customer"), d.c.customer_id,
+               d.c.deal_class, d.c.stage, last_at.label("last"), due_at.label("due"),
+               d.c.follow_up_days, d.c.created_by)
+        .select_from(d.outerjoin(last, last.c.deal_id == d.c.doc_id)
+                     .outerjoin(c, c.c.doc_id == d.c.customer_id))
+        .where(d.c.follow_up_days.is_not(None), due_at < end)
+        .order_by(due_at)
+    )
+    q2 = _open_deals(q2)
+    if p.member:
+        q2 = q2.where(d.c.created_by == p.member)
+    q2 = where_visible(q2, d.c.doc_id, viewer)
+    due_rows = [
+        (r.doc_id, r.title, r.customer, r.deal_class, r.stage, r.follow_up_days, r.last, r.due,
+         round((end - r.due) / DAY, 1), names.get(r.created_by, r.created_by))
+        for r in await conn.execute(q2)
+    ]
+    deal = get_kind("deal")
+    due_t = Table("followups", gettext(lang, "Follow-ups due"), [
+        Col("doc_id", "Doc", width=44), field_col(deal.field("title"), link="doc_id", width=30),
+        Col("customer", "Customer", width=28), field_col(deal.field("deal_class")),
+        field_col(stage_field, width=24), Col("cadence", "Cadence (days)", fmt="int"),
+        Col("last", "Last follow-up", fmt="ms", width=17), Col("due", "Due", fmt="ms", width=17),
+        Col("late", "Days overdue", fmt="float"), Col("author", "Author", width=16),
+    ], due_rows)
+
+    q3: Any = (
+        select(d.c.doc_id, d.c.title, c.c.name.label("customer"), d.c.deal_class, d.c.stage,
+               d.c.created_at, d.c.created_by)
+        .select_from(d.outerjoin(c, c.c.doc_id == d.c.customer_id))
+        .where(d.c.expected_close_date.is_(None)).order_by(d.c.created_at)
+    )
+    q3 = _open_deals(q3)
+    if p.member:
+        q3 = q3.where(d.c.created_by == p.member)
+    q3 = where_visible(q3, d.c.doc_id, viewer)
+    no_date = [(r.doc_id, r.title, r.customer, r.deal_class, r.stage, r.created_at,
+                names.get(r.created_by, r.created_by)) for r in await conn.execute(q3)]
+    no_date_t = Table("no_close_date", gettext(lang, "Deals without an expected close date"), [
+        Col("doc_id", "Doc", width=44), field_col(deal.field("title"), link="doc_id", width=30),
+        Col("customer", "Customer", width=28), field_col(deal.field("deal_class")),
+        field_col(stage_field, width=24), field_col(deal.field("created_at"), width=17),
+        Col("author", "Author", width=16),
+    ], no_date)
+    chart = charts.bars(
+        [charts.Bar(f"{r[0]} · {_enum(stage_field, r[0], lang)}", (r[2], r[3]),
+                    f"{r[3]:,.0f} / {r[2]:,.0f}") for r in pipeline],
+        series=[gettext(lang, "Value"), gettext(lang, "Weighted value")],
+    )
+    return Report("deals", gettext(lang, "Deals pipeline"), [pipeline_t, due_t, no_date_t],
+                  [(gettext(lang, "Deals pipeline"), chart)])
+
+
+def _enum(f: Any, value: Any, lang: str) -> str:
+    e = f.enum_label(value)
+    return "" if e is None else (e.label_zh if lang == "zh" else e.label_en)
+
+
+# -- service rankings (000 §5.8) -----------------------------------------------------------
+
+
+def _service_where(q: Any, p: Params) -> Any:
+    s = st.rec_service
+    if p.date_from is not None:
+        q = q.where(s.c.service_date >= p.date_from)
+    if p.date_to is not None:
+        q = q.where(s.c.service_date <= p.date_to)
+    if p.member:
+        q = q.where(s.c.created_by == p.member)
+    if p.kind:
+        q = q.where(s.c.service_type == p.kind)
+    return q
+
+
+async def service_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    s, sp, c = st.rec_service, st.rec_service_product, st.rec_customer
+    repairs = func.count()
+    q = (
+        select(sp.c.name, sp.c.model, repairs.label("repairs"),
+               func.count(func.distinct(sp.c.serial_no)).label("units"),
+               func.count(func.distinct(s.c.customer_id)).label("customers"))
+        .select_from(sp.join(s, s.c.doc_id == sp.c.doc_id))
+        .where(s.c.service_type.in_(REPAIRS))
+        .group_by(sp.c.name, sp.c.model)
+        .order_by(repairs.desc(), sp.c.name)
+    )
+    q = where_visible(_service_where(q, p), s.c.doc_id, viewer)
+    products = [(r.name, r.model, r.repairs, r.units, r.customers,
+                 round(r.repairs / r.units, 2) if r.units else None)
+                for r in await conn.execute(q)]
+    product_t = Table("by_product", gettext(lang, "By product"), [
+        Col("product", "Product", width=24), Col("model", "Model"),
+        Col("repairs", "Repairs", fmt="int"), Col("units", "Units", fmt="int"),
+        Col("customers", "Customers served", fmt="int"),
+        Col("per_unit", "Repairs per unit", fmt="float"),
+    ], products)
+
+    is_repair = case((s.c.service_type.in_(REPAIRS), 1), else_=0)
+    n = func.count()
+    q2 = (
+        select(s.c.customer_id, c.c.name, c.c.code, n.label("requests"),
+               func.sum(is_repair).label("repairs"), func.max(s.c.service_date).label("last"))
+        .select_from(s.outerjoin(c, c.c.doc_id == s.c.customer_id))
+        .group_by(s.c.customer_id, c.c.name, c.c.code)
+        .order_by(n.desc(), c.c.name)
+    )
+    q2 = where_visible(_service_where(q2, p), s.c.doc_id, viewer)
+    customers = [(r.customer_id, r.name, r.code, r.requests, r.repairs, r.last)
+                 for r in await conn.execute(q2)]
+    customer_t = Table("by_customer", gettext(lang, "By customer"), [
+        Col("doc_id", "Doc", width=44), Col("name", "Customer", link="doc_id", width=32),
+        Col("code", "Code"), Col("requests", "Requests", fmt="int"),
+        Col("repairs", "Repairs", fmt="int"), Col("last", "Last service", fmt="date"),
+    ], customers)
+
+    done = case((s.c.status == "completed", 1), else_=0)
+    respond = s.c.responded_at - s.c.created_at
+    complete = s.c.completed_at - s.c.responded_at
+    q3 = (
+        select(s.c.created_by, func.count().label("n"), func.sum(done).label("done"),
+               func.avg(case((respond >= 0, respond))).label("respond"),
+               func.avg(case((complete >= 0, complete))).label("complete"))
+        .group_by(s.c.created_by)
+    )
+    q3 = where_visible(_service_where(q3, p), s.c.doc_id, viewer)
+    names = await _users(conn)
+    engineers = sorted(
+        ((names.get(r.created_by, r.created_by), r.n, r.done, r.done / r.n if r.n else None,
+          None if r.respond is None else float(r.respond) / 3_600_000,
+          None if r.complete is None else float(r.complete) / 3_600_000)
+         for r in await conn.execute(q3)),
+        key=lambda x: -x[1],
+    )
+    engineer_t = Table("by_engineer", gettext(lang, "By engineer"), [
+        Col("engineer", "Engineer", width=16), Col("services", "Services", fmt="int"),
+        Col("completed", "Completed", fmt="int"), Col("rate", "Completion rate", fmt="pct"),
+        Col("respond", "Avg. response (h)", fmt="hours"),
+        Col("complete", "Avg. time to complete (h)", fmt="hours"),
+    ], engineers)
+    chart = charts.bars([charts.Bar(f"{r[0]} {r[1] or ''}".strip(), (float(r[2]),), str(r[2]))
+                         for r in products[:10]], series=[gettext(lang, "Repairs")])
+    chart2 = charts.bars([charts.Bar(r[0], (float(r[1]), float(r[2])), f"{r[2]}/{r[1]}")
+                          for r in engineers[:15]],
+                         series=[gettext(lang, "Services"), gettext(lang, "Completed")])
+    return Report("service", gettext(lang, "Service rankings"),
+                  [product_t, customer_t, engineer_t],
+                  [(gettext(lang, "Top products by repairs"), chart),
+                   (gettext(lang, "By engineer"), chart2)])
+
+
+# -- activity: visits per rep per week, with sync lag ------------------------------------------
+
+
+def week_monday(index: int) -> datetime.date:
+    return datetime.date(1970, 1, 5) + datetime.timedelta(weeks=index)
+
+
+async def activity_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    v = st.rec_visit
+    when = func.coalesce(v.c.started_at, v.c.created_at)
+    week = (when - literal(WEEK_ORIGIN, BigInteger)) // literal(WEEK, BigInteger)
+    lag = v.c.received_at - v.c.created_at
+    q = (
+        select(v.c.created_by, week.label("week"), func.count().label("n"),
+               func.avg(lag).label("avg_lag"), func.max(lag).label("max_lag"),
+               func.sum(case((lag <= DAY, 1), else_=0)).label("in_day"))
+        .where(v.c.submitted_at.is_not(None))
+        .group_by(v.c.created_by, week)
+    )
+    if p.date_from is not None:
+        q = q.where(when >= day_start_ms(p.date_from))
+    if p.date_to is not None:
+        q = q.where(when < _end_ms(p.date_to))
+    if p.member:
+        q = q.where(v.c.created_by == p.member)
+    q = where_visible(q, v.c.doc_id, viewer)
+    names = await _users(conn)
+    rows = [(names.get(r.created_by, r.created_by), int(r.week), r.n, float(r.avg_lag or 0),
+             r.max_lag, r.in_day) for r in await conn.execute(q)]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    weeks = sorted({r[1] for r in rows})
+    if p.date_from is not None and p.date_to is not None:
+        first = (day_start_ms(p.date_from) - WEEK_ORIGIN) // WEEK
+        last = (day_start_ms(p.date_to) - WEEK_ORIGIN) // WEEK
+        if 0 <= last - first < 260:
+            weeks = list(range(first, last + 1))
+    table = Table("activity", gettext(lang, "Visits per rep per week"), [
+        Col("rep", "Rep", width=16), Col("week", "Week", fmt="date"),
+        Col("visits", "Visits", fmt="int"), Col("avg_lag", "Avg. sync lag", fmt="duration"),
+        Col("max_lag", "Max. sync lag", fmt="duration"),
+        Col("in_day", "Synced within a day", fmt="pct"),
+    ], [(r[0], week_monday(r[1]), r[2], r[3], r[4], r[5] / r[2] if r[2] else None)
+        for r in rows])
+    reps = sorted({r[0] for r in rows})
+    grid: dict[str, dict[int, int]] = {rep: {} for rep in reps}
+    totals = dict.fromkeys(weeks, 0)
+    lag_sum = dict.fromkeys(weeks, 0.0)
+    for r in rows:
+        grid[r[0]][r[1]] = r[2]
+        totals[r[1]] = totals.get(r[1], 0) + r[2]
+        lag_sum[r[1]] = lag_sum.get(r[1], 0.0) + r[3] * r[2]
+    top = max((n for g in grid.values() for n in g.values()), default=0)
+    pivot = {
+        "weeks": [week_monday(w) for w in weeks],
+        "rows": [(rep, [grid[rep].get(w, 0) for w in weeks]) for rep in reps],
+        "totals": [totals.get(w, 0) for w in weeks],
+        "max": top or 1,
+    }
+    chart = charts.columns(
+        [week_monday(w).strftime("%m-%d") for w in weeks],
+        [float(totals.get(w, 0)) for w in weeks],
+        line=[lag_sum[w] / totals[w] / 3_600_000 if totals.get(w) else None for w in weeks],
+        value_name=gettext(lang, "Visits"),
+        line_name=gettext(lang, "Avg. sync lag") + " (h)",
+    )
+    return Report("activity", gettext(lang, "Activity"), [table],
+                  [(gettext(lang, "Visits per week"), chart)], pivot=pivot)
+
+
+ReportFn = Callable[[AsyncConnection, Viewer, Params, str], Awaitable[Report]]
+REPORTS: dict[str, tuple[ReportFn, int | None]] = {
+    "contact": (contact_report, None),
+    "deals": (deals_report, None),
+    "service": (service_report, None),
+    "activity": (activity_report, 12),
+}
+
+
+async def run_report(
+    conn: AsyncConnection, name: str, viewer: Viewer, query: Mapping[str, str], lang: str
+) -> tuple[Report, Params]:
+    fn, weeks = REPORTS[name]
+    params = Params.from_query(query, default_weeks=weeks)
+    started = time.perf_counter()
+    report = await fn(conn, viewer, params, lang)
+    report.elapsed_ms = (time.perf_counter() - started) * 1000
+    return report, params

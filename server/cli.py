@@ -1,0 +1,192 @@
+"""The `waiqin` command: serve, migrate, manage users, create the demo team."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .accounts import Accounts
+from .config import Config
+from .db import make_engine, migrate
+from .errors import HTTPError, WaiqinError
+
+DEMO_PASSWORD = "waiqin-demo"
+DEMO_TEAM = (
+    # login, role, manager, name
+    ("admin", "admin", None, "后台管理员 Admin"),
+    ("manager", "manager", None, "张经理 Zhang (manager)"),
+    ("rep1", "rep", "manager", "李明 Li Ming (rep)"),
+    ("rep2", "rep", "manager", "王芳 Wang Fang (rep)"),
+    ("engineer", "engineer", "manager", "赵工 Zhao (engineer)"),
+)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config.from_env(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        database_url=getattr(args, "database", None),
+        blobs_dir=Path(args.blobs) if getattr(args, "blobs", None) else None,
+        data_dir=Path(args.data) if getattr(args, "data", None) else None,
+    )
+
+
+async def _demo(cfg: Config) -> list[tuple[str, str]]:
+    """Create the demo team where missing; returns (login, role) of every member."""
+    engine = make_engine(cfg.database)
+    try:
+        accounts = Accounts(engine)
+        out = []
+        for login, role, manager, name in DEMO_TEAM:
+            if await accounts.by_login(login) is None:
+                await accounts.add_user(
+                    login, DEMO_PASSWORD, role=role, name=name, manager_login=manager
+                )
+            out.append((login, role))
+        return out
+    finally:
+        await engine.dispose()
+
+
+def _print_demo(team: list[tuple[str, str]]) -> None:
+    print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for login, role in team:
+        print(f"  {login:<10} {role}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    cfg = _config(args)
+    migrate(cfg.database)
+    if args.demo:
+        _print_demo(asyncio.run(_demo(cfg)))
+    print(f"Waiqin on http://{cfg.host}:{cfg.port}  (database: {cfg.database})", flush=True)
+    uvicorn.run(
+        create_app(cfg, run_migrations=False),
+        host=cfg.host,
+        port=cfg.port,
+        log_level=args.log_level,
+        ws_max_size=cfg.max_frame + 1024,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    migrate(cfg.database)
+    print(f"database at the newest schema: {cfg.database}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    migrate(cfg.database)
+    _print_demo(asyncio.run(_demo(cfg)))
+    return 0
+
+
+def cmd_reproject(args: argparse.Namespace) -> int:
+    from .reproject import reproject
+
+    cfg = _config(args)
+    migrate(cfg.database)
+
+    async def run() -> int:
+        engine = make_engine(cfg.database)
+        try:
+            return await reproject(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"reprojected {asyncio.run(run())} records")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    migrate(cfg.database)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.login}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+
+    async def run() -> None:
+        engine = make_engine(cfg.database)
+        try:
+            user = await Accounts(engine).add_user(
+                args.login, password, role=args.role, name=args.name,
+                manager_login=args.manager,
+            )
+            print(f"created {user.login} ({user.role}) id {user.id}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="waiqin", description="Waiqin field CRM server")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def db_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database", help="database URL (default: sqlite file in ./data)")
+        p.add_argument("--data", help="data directory (default ./data)")
+
+    s = sub.add_parser("serve", help="run migrations, then serve HTTP and websockets")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--blobs", help="blob directory (default ./data/blobs)")
+    s.add_argument("--demo", action="store_true", help="create the demo team if missing")
+    s.add_argument("--log-level", default="info")
+    db_opts(s)
+    s.set_defaults(fn=cmd_serve)
+
+    m = sub.add_parser("migrate", help="bring the database to the newest schema")
+    db_opts(m)
+    m.set_defaults(fn=cmd_migrate)
+
+    d = sub.add_parser("demo", help="create a small demo team and print its logins")
+    db_opts(d)
+    d.set_defaults(fn=cmd_demo)
+
+    r = sub.add_parser("reproject", help="rebuild every projection table from the docs "
+                       "(stop the server first)")
+    db_opts(r)
+    r.set_defaults(fn=cmd_reproject)
+
+    u = sub.add_parser("user", help="manage users")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    ua = usub.add_parser("add", help="add a user; the password is read from stdin")
+    ua.add_argument("login")
+    ua.add_argument("--role", required=True, choices=["rep", "engineer", "manager", "admin"])
+    ua.add_argument("--manager", help="login of the user's manager")
+    ua.add_argument("--name")
+    db_opts(ua)
+    ua.set_defaults(fn=cmd_user_add)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except (HTTPError, WaiqinError) as e:
+        print(f"waiqin: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

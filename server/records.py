@@ -1,0 +1,273 @@
+"""The record rules plugged into the sync layer: validation, visibility, projections, and
+the edits the server itself makes (customer codes, default owners, re-granting children).
+
+Visibility: a customer belongs to its owner (default: its creator) and to the users it is
+shared with (only while its security level is 0); a child record (visit, service sheet,
+deal, progress) belongs to its author and to whoever its customer belongs to. Managers see
+their reports' records through the reporting tree; admins see everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pycrdt import Doc
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schema import tables as st
+from schema.kinds import KINDS as SCHEMA_KINDS
+from schema.validate import Actor
+from schema.validate import related_ids as schema_related_ids
+from schema.validate import validate as schema_validate
+from schema.ydoc import read_record, update_fields
+from sync import tables as t
+from sync.hub import Hub, Refused
+from sync.log import Append, upsert
+from sync.scope import SYSTEM, DocFacts, Principal
+
+log = logging.getLogger(__name__)
+
+KINDS = tuple(SCHEMA_KINDS)
+CHILD_KINDS = tuple(k for k in KINDS if k != "customer")
+CODE_COUNTER = "customer_code"
+SERVER_DEVICE = "server"
+
+
+class SchemaRules:
+    """`sync.hub.Rules` backed by the declarations in `schema/`."""
+
+    kinds = frozenset(KINDS)
+
+    def read(self, kind: str, doc: Doc[Any]) -> tuple[dict[str, Any], list[Any]]:
+        return read_record(doc, kind)
+
+    def related_ids(self, kind: str, record: Mapping[str, Any]) -> set[str]:
+        ids = set(schema_related_ids(kind, record))
+        customer = record.get("customer_id")
+        if kind != "customer" and isinstance(customer, str):
+            ids.add(customer)  # visibility follows the customer
+        return ids
+
+    def redirect(self, kind: str, record: Mapping[str, Any]) -> str | None:
+        target = record.get("merged_into") if kind == "customer" else None
+        return target if isinstance(target, str) and target else None
+
+    def validate(
+        self,
+        kind: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any],
+        principal: Principal,
+        related: Mapping[str, Mapping[str, Any]],
+    ) -> list[Any]:
+        problems: list[Any] = schema_validate(
+            kind, before, after, Actor(principal.user_id, principal.role), related)
+        owner = after.get("owner")
+        moved = before is not None and owner != before.get("owner")
+        if kind == "customer" and moved and principal.visible is not None and not (
+            owner is None or owner in principal.visible
+        ):
+            # 000: a supervisor reassigns customers between their own subordinates.
+            problems.append(Refused(
+                "owner", "owner.outside_team",
+                "Owner (owner): a manager can hand a customer only to someone in their team",
+                "归属人(owner):上级主管只能把客户移交给自己团队中的人",
+            ))
+        return problems
+
+
+def customer_grantees(record: Mapping[str, Any], created_by: str) -> frozenset[str]:
+    if record.get("merged_into"):
+        return frozenset()  # a merged card leaves every briefcase; the survivor carries on
+    owner = record.get("owner")
+    users = {owner if isinstance(owner, str) and owner else created_by}
+    if not record.get("security_level"):
+        shared = record.get("shared_with") or ()
+        users.update(u for u in shared if isinstance(u, str) and u)
+    return frozenset(users)
+
+
+class RecordPolicy:
+    """`sync.scope.ScopePolicy` for the CRM's records."""
+
+    def grantees(self, facts: DocFacts) -> frozenset[str]:
+        if facts.kind == "customer":
+            return customer_grantees(facts.record, facts.created_by)
+        users = {facts.created_by}
+        customer_id = facts.record.get("customer_id")
+        customer = facts.related.get(customer_id) if isinstance(customer_id, str) else None
+        if customer is not None:
+            creator = str(customer.get("created_by") or "")
+            users |= customer_grantees(customer, creator)
+        users.discard("")
+        return frozenset(users)
+
+    def may_create(self, principal: Principal, kind: str) -> bool:
+        return True
+
+    def may_write(self, principal: Principal, grantees: frozenset[str]) -> bool:
+        return principal.sees(grantees)
+
+
+async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
+    """Inside the commit transaction: bring each touched record's projection up to date."""
+    last: dict[str, Append] = {}
+    for a in appends:
+        if a.record is not None:
+            last[a.doc_id] = a
+    if not last:
+        return
+    received: dict[str, int] = {}
+    for part in _chunks(list(last)):
+        rows = await conn.execute(
+            select(t.docs.c.doc_id, t.docs.c.first_received_at).where(t.docs.c.doc_id.in_(part))
+        )
+        received.update({r[0]: r[1] for r in rows})
+    for doc_id, a in last.items():
+        assert a.record is not None
+        meta = st.ProjectionMeta(a.seq, a.committed_at, received.get(doc_id, a.received_at))
+        await st.project(conn, doc_id, a.kind, a.record, meta)
+
+
+def _chunks(items: list[str], n: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+class ServerEdits:
+    """Edits the server makes to records, through the same apply path as any device's."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._clock = int(time.time() * 1000) * 1000
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._completing: set[str] = set()
+        self.errors: list[BaseException] = []
+
+    def next_clock(self) -> int:
+        self._clock += 1
+        return self._clock
+
+    async def edit(
+        self, doc_id: str, kind: str, change: Callable[[Doc[Any]], None]
+    ) -> Append | None:
+        """Make `change` on a copy of the doc and submit the difference as the server."""
+        live = await self.hub.open(doc_id, kind)
+        async with live.lock:
+            copy: Doc[Any] = Doc()
+            copy.apply_update(live.ydoc.get_update())
+            before = copy.get_state()
+            change(copy)
+            diff = copy.get_update(before)
+        fut = await self.hub.apply(SYSTEM, SERVER_DEVICE, doc_id, diff, self.next_clock())
+        item = await fut
+        if isinstance(item, Append):
+            return item
+        log.error("the server's own edit of %s was refused: %s", doc_id,
+                  getattr(item, "detail", ""))
+        return None
+
+    async def touch(self, doc_id: str, kind: str) -> Append | None:
+        """An empty update: re-evaluates the doc's grants (e.g. after its customer moved)."""
+        fut = await self.hub.apply(SYSTEM, SERVER_DEVICE, doc_id, Doc().get_update(),
+                                   self.next_clock())
+        item = await fut
+        return item if isinstance(item, Append) else None
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            assert exc is not None
+            self.errors.append(exc)
+            log.error("server edit failed", exc_info=exc)
+
+    async def settle(self) -> None:
+        """Wait for every edit scheduled so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the rules that edit ----------------------------------------------------------------
+
+    def after_commit(self, appended: list[Append]) -> None:
+        """Called right after each commit: schedule the server's follow-up edits."""
+        for a in appended:
+            if a.kind != "customer" or a.record is None:
+                continue
+            incomplete = not a.record.get("code") or not a.record.get("owner")
+            if incomplete and a.doc_id not in self._completing:
+                self._completing.add(a.doc_id)
+                self.spawn(self._complete_customer(a.doc_id))
+            if (a.grant_add or a.grant_remove) and a.new_doc is None:
+                self.spawn(self.regrant_children(a.doc_id))
+
+    async def _complete_customer(self, doc_id: str) -> None:
+        """Give a new customer its code, and its creator as owner when none was named."""
+        try:
+            live = await self.hub.open(doc_id, "customer")
+            changes: dict[str, Any] = {}
+            if not live.record.get("code"):
+                changes["code"] = await self._next_code()
+            if not live.record.get("owner"):
+                changes["owner"] = live.created_by
+            if changes:
+                await self.edit(doc_id, "customer",
+                                lambda d: update_fields(d, "customer", changes))
+        finally:
+            self._completing.discard(doc_id)
+
+    async def _next_code(self) -> str:
+        async with self.hub.log.engine.begin() as conn:
+            await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
+            res = await conn.execute(
+                update(t.counters)
+                .where(t.counters.c.name == CODE_COUNTER)
+                .values(value=t.counters.c.value + 1)
+                .returning(t.counters.c.value)
+            )
+            n = int(res.scalar_one())
+        return format_code(n)
+
+    async def regrant_children(self, customer_id: str) -> int:
+        """A customer's grantees changed: re-evaluate every record that hangs off it."""
+        children = await children_of(self.hub.log.engine, customer_id)
+        for doc_id, kind in children:
+            await self.touch(doc_id, kind)
+        return len(children)
+
+
+async def children_of(engine: Any, customer_id: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    async with engine.connect() as conn:
+        for kind in CHILD_KINDS:
+            table = st.KIND_TABLES[kind]
+            rows = await conn.execute(
+                select(table.c.doc_id).where(table.c.customer_id == customer_id)
+            )
+            out.extend((r[0], kind) for r in rows)
+    return out
+
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
+
+
+def format_code(n: int) -> str:
+    """Customer code: "KH" and at least four characters, unique because `n` is."""
+    digits = []
+    while True:
+        n, r = divmod(n, len(_CODE_ALPHABET))
+        digits.append(_CODE_ALPHABET[r])
+        if n == 0:
+            break
+    body = "".join(reversed(digits)).rjust(4, _CODE_ALPHABET[0])
+    return f"KH{body}"

@@ -1,0 +1,98 @@
+"""Fan-out between server instances that share one PostgreSQL: LISTEN/NOTIFY.
+
+Each commit notifies a channel with its last sequence number (inside the transaction, so it
+is delivered at commit and in commit order). Every instance listens; a notification beyond
+what it has dispatched makes its log read the other instances' changes back, in order, and
+fan them out to its own devices. A periodic poll of the counter covers a lost connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from . import tables as t
+from .log import SEQ, Log
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "waiqin_log"
+REVOKED = "waiqin_revoked"  # token ids whose sockets every instance must close
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class PgListener:
+    """`async with PgListener(log, url):` while the app serves."""
+
+    def __init__(
+        self,
+        log_: Log,
+        url: str,
+        *,
+        on_revoked: Callable[[list[str]], None] | None = None,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.log = log_
+        self.on_revoked = on_revoked
+        self.dsn = asyncpg_dsn(url)
+        self.poll_interval = poll_interval
+        self._conn: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PgListener:
+        await self._connect()
+        self._task = asyncio.create_task(self._poll(), name="waiqin-fanout-poll")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        self._conn = await asyncpg.connect(self.dsn)
+        await self._conn.add_listener(CHANNEL, self._notified)
+        await self._conn.add_listener(REVOKED, self._revoked)
+
+    def _revoked(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if self.on_revoked is not None:
+            self.on_revoked([t for t in payload.split(",") if t])
+
+    async def announce_revoked(self, token_ids: list[str]) -> None:
+        """Tell every instance (this one too) to close these tokens' sockets."""
+        async with self.log.engine.begin() as conn:
+            await conn.execute(select(func.pg_notify(REVOKED, ",".join(token_ids))))
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            self.log.on_remote(int(payload))
+        except ValueError:
+            log.warning("ignoring a malformed notification on %s: %r", channel, payload[:80])
+
+    async def _poll(self) -> None:
+        """Catch what a dropped listener connection missed; reconnect it."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._connect()
+                async with self.log.engine.connect() as conn:
+                    head = await conn.scalar(
+                        select(t.counters.c.value).where(t.counters.c.name == SEQ))
+                self.log.on_remote(int(head or 0))
+            except Exception:
+                log.exception("fan-out poll failed; trying again in %ss", self.poll_interval)

@@ -1,0 +1,394 @@
+"""One device's `/sync` session: hello, catch-up by cursor, updates in, acks and fan-out out.
+
+A session reads frames in order, hands updates to the hub without waiting for their
+commit, and a separate pump acks them in clock order once committed. Outgoing frames
+go through a bounded queue; a device too slow to drain it is closed with TOO_SLOW and
+catches up by cursor on its next connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from . import protocol as p
+from .hub import Delivery, Hub
+from .log import Append, Item, Refusal, now_ms
+from .scope import Principal
+from .transport import Disconnected, Transport
+
+log = logging.getLogger(__name__)
+
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CATCH_UP_CHUNK = 200
+CLOCK_TOLERANCE_MS = 120_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    max_frame: int = p.DEFAULT_MAX_FRAME
+    queue_frames: int = 20_000
+    inbox_frames: int = 1_000
+    hello_timeout: float = 15.0
+
+
+class Closed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class SyncSession:
+    """Serves one device over one transport until either side closes."""
+
+    doc_filter: str | None = None
+
+    def __init__(
+        self,
+        hub: Hub,
+        transport: Transport,
+        principal: Principal,
+        *,
+        token_issued_at: int = 0,
+        limits: SessionLimits = SessionLimits(),
+    ) -> None:
+        self.hub = hub
+        self.transport = transport
+        self.principal = principal
+        self.token_issued_at = token_issued_at
+        self.limits = limits
+        self.device_key: tuple[str, str] = (principal.user_id, "")
+        self._out: asyncio.Queue[bytes | None] = asyncio.Queue(limits.queue_frames)
+        self._acks: deque[tuple[str, int, asyncio.Future[Item] | None]] = deque()
+        self._acks_ready = asyncio.Event()
+        # Frames read but not yet processed; a device this far ahead waits (backpressure).
+        self._inbox: asyncio.Queue[p.Frame | p.ProtocolError | Disconnected] = asyncio.Queue(
+            limits.inbox_frames)
+        self._reset = False
+        self._clock_offset = 0
+        self._clock = 0
+        self._contact_floor = 0
+        self._registered = False
+        self._closing: Closed | None = None
+        self.stats_sent = 0
+        self.stats_received = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            hello = await self._hello()
+            tasks.append(asyncio.create_task(self._sender(), name="sync-sender"))
+            tasks.append(asyncio.create_task(self._ack_pump(), name="sync-acks"))
+            await self._catch_up(hello.cursor, reset=self._reset)
+            await self._read_loop()
+        except Closed as c:
+            await self._close(c.code, c.reason)
+        except p.ProtocolError as e:
+            log.info("closing %s: %s", self.device_key, e)
+            await self._close(e.close_code, p.close_reason(str(e)))
+        except Disconnected:
+            pass
+        except Exception:
+            # Storage trouble (a pool timeout, a lost database): say so with a named code,
+            # so that the device backs off and resends, instead of a silent drop.
+            log.exception("session of %s failed", self.device_key)
+            await self._close(p.CloseCode.INTERNAL_ERROR, "server error; reconnect later")
+        finally:
+            self.hub.unsubscribe(self)
+            self.hub.release_device(self)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Disconnected, Exception):
+                    await task
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from outside (revocation, slow consumer, replacement) without blocking."""
+        if self._closing is None:
+            self._closing = Closed(code, reason)
+            asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.transport.close(code, reason)
+
+    async def _send(self, frame: p.Frame) -> None:
+        await self._out.put(p.encode(frame))
+
+    async def _sender(self) -> None:
+        while True:
+            data = await self._out.get()
+            if data is None:
+                return
+            self.stats_sent += len(data)
+            await self.transport.send(data)
+
+    # -- hello ------------------------------------------------------------------------------
+
+    async def _recv(self) -> p.Frame:
+        data = await self.transport.recv()
+        self.stats_received += len(data)
+        return p.decode(data, max_frame=self.limits.max_frame)
+
+    async def _hello(self) -> p.Hello:
+        try:
+            async with asyncio.timeout(self.limits.hello_timeout):
+                frame = await self._recv()
+                arrived = now_ms()
+        except TimeoutError:
+            raise Closed(p.CloseCode.HELLO_TIMEOUT, "no hello in time") from None
+        if not isinstance(frame, p.Hello):
+            raise p.ProtocolError(f"expected HELLO first, got {type(frame).__name__}")
+        if frame.version != p.PROTOCOL_VERSION:
+            raise Closed(
+                p.CloseCode.BAD_VERSION,
+                f"protocol version {frame.version} is not supported; "
+                f"this server speaks {p.PROTOCOL_VERSION}",
+            )
+        if not DEVICE_ID_RE.match(frame.device):
+            raise p.ProtocolError("device id must be 1-128 of A-Z a-z 0-9 . _ : -")
+        user = self.principal.user_id
+        self.device_key = (user, frame.device)
+        state = await self.hub.log.register_device(user, frame.device)
+        if state.revoked_at is not None:
+            raise Closed(p.CloseCode.DEVICE_REVOKED, "this device was revoked")
+        self.hub.claim_device(self)
+        if await self.hub.log.device_settled(user, frame.device):
+            # an earlier session's updates were still committing: read the clock anew
+            self._clock = await self.hub.log.device_clock(user, frame.device)
+        else:
+            self._clock = state.last_clock
+        is_new = state.first_seen_at == state.last_contact_at and state.last_clock == 0
+        self._contact_floor = max(
+            self.token_issued_at, 0 if is_new else state.last_contact_at
+        )
+        self._reset = state.needs_reset
+        # A phone whose clock is wrong says so here; creation times it claims are corrected.
+        # Within the tolerance the phone's own clock (network-synced) beats one measurement
+        # that carries the network's latency.
+        offset = frame.time - arrived if frame.time else 0
+        self._clock_offset = offset if abs(offset) > CLOCK_TOLERANCE_MS else 0
+        await self.transport.send(
+            p.encode(
+                p.Welcome(p.PROTOCOL_VERSION, user, self.hub.log.head, self.limits.max_frame)
+            )
+        )
+        return frame
+
+    # -- catch-up ---------------------------------------------------------------------------
+
+    async def _catch_up(self, cursor: int, *, reset: bool) -> None:
+        log_ = self.hub.log
+        first = cursor == 0 or reset
+        if reset:
+            await self._send(p.ScopeLeave("*", "reset"))
+            cursor = 0
+        while True:
+            head = log_.head
+            if head > cursor:
+                await self._send_range(cursor, head, first=first)
+            cursor = head
+            first = False
+            if log_.head == head:
+                # No await between the check and subscribing: nothing committed after
+                # `head` can be dispatched before this session is listening.
+                self.hub.subscribe(self)
+                self._registered = True
+                break
+        if reset:
+            await log_.clear_reset(*self.device_key)
+        await self._send(p.CaughtUp(cursor))
+
+    async def _send_range(self, after: int, upto: int, *, first: bool) -> None:
+        async with self.hub.catch_up_slots:
+            await self._send_range_now(after, upto, first=first)
+
+    async def _send_range_now(self, after: int, upto: int, *, first: bool) -> None:
+        log_ = self.hub.log
+        visible = self.principal.visible
+        async with log_.engine.connect() as conn:
+            changed, entered, left = await log_.scope_changes(conn, visible, after, upto)
+        for doc_id, redirect in left:
+            await self._send(p.ScopeLeave(doc_id, "merged" if redirect else "scope", redirect))
+        whole = set(changed) if first else set(entered)
+        total = len(changed)
+        if first and total:
+            await self._send(p.Progress(0, total))
+        done = 0
+        for i in range(0, len(changed), CATCH_UP_CHUNK):
+            part = changed[i : i + CATCH_UP_CHUNK]
+            whole_part = [d for d in part if d in whole]
+            delta_part = [d for d in part if d not in whole]
+            async with log_.engine.connect() as conn:
+                deltas, compacted = await log_.load_deltas(
+                    conn, delta_part, after, upto, exclude_device=self.device_key
+                )
+                states = await log_.load_states(conn, whole_part + compacted, upto)
+            for doc_id in part:
+                if doc_id in states:
+                    state, seq = states[doc_id]
+                    if doc_id in entered and not first:
+                        await self._send(p.ScopeEnter(doc_id))
+                    await self._send(p.Sync(doc_id, seq, p.SyncMessageType.STEP2, state))
+                elif doc_id in deltas:
+                    upd, seq = deltas[doc_id]
+                    await self._send(p.Sync(doc_id, seq, p.SyncMessageType.UPDATE, upd))
+            done += len(part)
+            if first:
+                await self._send(p.Progress(done, total))
+
+    # -- live delivery ----------------------------------------------------------------------
+
+    def deliver(self, items: list[Delivery]) -> None:
+        if self._closing is not None:
+            return
+        try:
+            for d in items:
+                if d.event == "update":
+                    frame: p.Frame = p.Sync(d.doc_id, d.seq, p.SyncMessageType.UPDATE, d.payload)
+                elif d.event == "enter":
+                    self._out.put_nowait(p.encode(p.ScopeEnter(d.doc_id)))
+                    frame = p.Sync(d.doc_id, d.seq, p.SyncMessageType.STEP2, d.payload)
+                else:
+                    frame = p.ScopeLeave(d.doc_id, d.reason or "scope", d.redirect)
+                self._out.put_nowait(p.encode(frame))
+        except asyncio.QueueFull:
+            log.warning("device %s cannot keep up; closing it", self.device_key)
+            self.close_soon(p.CloseCode.TOO_SLOW, "send queue full; reconnect to catch up")
+
+    # -- incoming ---------------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        """Keep reading the socket while updates are being applied, so that pongs and
+        close frames are never stuck behind a busy database; frames wait here in order."""
+        try:
+            while True:
+                await self._inbox.put(await self._recv())
+        except (p.ProtocolError, Disconnected) as e:
+            await self._inbox.put(e)
+
+    async def _read_loop(self) -> None:
+        reader = asyncio.create_task(self._reader(), name="sync-reader")
+        try:
+            await self._process()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _process(self) -> None:
+        while True:
+            if self._closing is not None:
+                raise self._closing
+            frame = await self._inbox.get()
+            if isinstance(frame, BaseException):
+                raise frame
+            match frame:
+                case p.Sync(doc_id, n, p.SyncMessageType.STEP1, payload):
+                    await self._step1(doc_id, payload)
+                case p.Sync(doc_id, n, _, payload):
+                    await self._update(doc_id, n, payload)
+                case p.Bye():
+                    raise Closed(p.CloseCode.NORMAL, "bye")
+                case _:
+                    raise p.ProtocolError(
+                        f"a device may not send {type(frame).__name__} after HELLO"
+                    )
+
+    async def _step1(self, doc_id: str, state_vector: bytes) -> None:
+        live = await self.hub.state_for(self.principal, doc_id)
+        if live is None:
+            await self._send(p.Error(doc_id, 0, p.ErrorCode.NOT_FOUND, f"no doc {doc_id} for you"))
+            return
+        try:
+            diff = live.ydoc.get_update(state_vector)
+        except ValueError as e:
+            await self._send(
+                p.Error(doc_id, 0, p.ErrorCode.BAD_UPDATE, f"not a valid state vector: {e}")
+            )
+            return
+        await self._send(p.Sync(doc_id, live.seq, p.SyncMessageType.STEP2, diff))
+
+    async def _update(self, doc_id: str, clock: int, update: bytes) -> None:
+        if clock == 0:
+            raise p.ProtocolError("an update from a device needs a clock of 1 or more")
+        if clock <= self._clock:
+            # A resend of something already processed: answer from the record.
+            self._queue_ack(doc_id, clock, None)
+            return
+        self._clock = clock
+        fut = await self.hub.apply(
+            self.principal,
+            self.device_key[1],
+            doc_id,
+            update,
+            clock,
+            contact_floor_at=self._contact_floor,
+            clock_offset=self._clock_offset,
+        )
+        self._queue_ack(doc_id, clock, fut)
+
+    def _queue_ack(self, doc_id: str, clock: int, fut: asyncio.Future[Item] | None) -> None:
+        self._acks.append((doc_id, clock, fut))
+        self._acks_ready.set()
+
+    async def _ack_pump(self) -> None:
+        """Ack in clock order; one ACK (and CURSOR) covers every update already settled."""
+        user, device = self.device_key
+        last_seq = 0
+        while True:
+            while not self._acks:
+                self._acks_ready.clear()
+                await self._acks_ready.wait()
+            doc_id, clock, fut = self._acks.popleft()
+            if fut is None:
+                detail = await self.hub.log.refusal(user, device, clock)
+                if detail is not None:
+                    await self._send(_error(doc_id, clock, detail))
+            else:
+                try:
+                    item = await fut
+                except Exception:
+                    log.exception("commit failed for %s clock %s", self.device_key, clock)
+                    await self._send(
+                        p.Error(doc_id, clock, p.ErrorCode.UNAVAILABLE, "storage failed; resend")
+                    )
+                    self.close_soon(p.CloseCode.INTERNAL_ERROR, "storage failed")
+                    return
+                if isinstance(item, Refusal):
+                    await self._send(_error(doc_id, clock, item.detail))
+                elif isinstance(item, Append):
+                    last_seq = max(last_seq, item.seq)
+            nxt = self._acks[0][2] if self._acks else None
+            if not self._acks or (nxt is not None and not nxt.done()):
+                await self._send(p.Ack(clock))
+                cursor = min(last_seq, self.hub.log.head)
+                if cursor and self._registered:
+                    # Every in-scope change up to the dispatched head was queued to this
+                    # device before this point, so the device may move its cursor there.
+                    await self._send(p.Cursor(cursor))
+                last_seq = 0
+
+
+def _error(doc_id: str, clock: int, detail: dict[str, object]) -> p.Error:
+    extra = {k: v for k, v in detail.items() if k not in _ERROR_FIELDS}
+    return p.Error(
+        doc_id,
+        clock,
+        str(detail.get("code", "")),
+        str(detail.get("message", "")),
+        str(detail.get("field", "")),
+        str(detail.get("rule", "")),
+        str(detail.get("message_zh", "")),
+        extra,
+    )
+
+
+_ERROR_FIELDS = {"code", "message", "message_zh", "field", "rule"}

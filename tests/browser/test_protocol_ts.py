@@ -1,0 +1,144 @@
+"""pwa/src/protocol.ts against sync/protocol.py: the same bytes both ways, run in Node.
+
+Bundles the TypeScript module with esbuild from pwa/node_modules (skips when they are not
+installed) and feeds it every frame type the server sends; what it encodes, Python decodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sync import protocol as p
+
+ROOT = Path(__file__).resolve().parents[2]
+PWA = ROOT / "pwa"
+
+SERVER_FRAMES: list[p.Frame] = [
+    p.Welcome(1, "u-1", 12345, 1 << 20),
+    p.Sync(
+        "customer:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f",
+        300,
+        p.SyncMessageType.STEP2,
+        bytes(range(256)),
+    ),
+    p.Sync("visit:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f", 2**40, p.SyncMessageType.UPDATE, b""),
+    p.Ack(2**33 + 7),
+    p.Error(
+        "customer:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f",
+        9,
+        "invalid",
+        "profile too long",
+        "profile",
+        "max_length",
+        "单位概况最多 50 个字",
+        {"problems": [{"field": "x"}]},
+    ),
+    p.Progress(150, 5000),
+    p.CaughtUp(987654321),
+    p.ScopeEnter("deal:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f"),
+    p.ScopeLeave(
+        "customer:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f",
+        "merged",
+        "customer:11111111-2222-4333-8444-555555555555",
+    ),
+    p.ScopeLeave("*", "reset"),
+    p.Bye("服务器关闭"),
+    p.Cursor(42),
+]
+
+SCRIPT = """
+import { decode, encode } from "./protocol.ts";
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const b64 = (u) => Buffer.from(u).toString("base64");
+const out = { decoded: [], encoded: [], errors: [] };
+for (const f of input.frames) {
+  const frame = decode(new Uint8Array(Buffer.from(f, "base64")));
+  if (frame.type === "sync") frame.payload = b64(frame.payload);
+  out.decoded.push(frame);
+}
+out.encoded.push(b64(encode({ type: "hello", version: 1, device: "pwa-ü", cursor: 2 ** 40 })));
+out.encoded.push(b64(encode({ type: "hello", version: 1, device: "d", cursor: 0,
+                                time: 1764000000123 })));
+out.encoded.push(b64(encode({ type: "sync", doc: "visit:x", n: 7, kind: 2,
+                              payload: new Uint8Array([0, 1, 255]) })));
+out.encoded.push(b64(encode({ type: "bye", reason: "再见" })));
+for (const bad of input.bad) {
+  try { decode(new Uint8Array(Buffer.from(bad, "base64"))); out.errors.push(null); }
+  catch (e) { out.errors.push(e.constructor.name); }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    esbuild = PWA / "node_modules" / ".bin" / "esbuild"
+    if node is None or not esbuild.exists():
+        pytest.skip("needs node and `npm --prefix pwa ci`")
+    (tmp_path / "protocol.ts").write_text((PWA / "src" / "protocol.ts").read_text())
+    (tmp_path / "node_modules").symlink_to(PWA / "node_modules")
+    (tmp_path / "main.ts").write_text(SCRIPT)
+    subprocess.run(
+        [
+            str(esbuild),
+            "main.ts",
+            "--bundle",
+            "--platform=node",
+            "--outfile=out.cjs",
+            "--log-level=warning",
+        ],
+        cwd=tmp_path,
+        check=True,
+    )
+    frames = [base64.b64encode(p.encode(f)).decode() for f in SERVER_FRAMES]
+    bad = [
+        base64.b64encode(b).decode()
+        for b in (
+            b"",
+            b"\x63",
+            p.encode(p.Ack(1)) + b"\x00",
+            bytes([p.FrameType.ERROR]) + b"\x00\x00\x01x",
+        )
+    ]
+    run = subprocess.run(
+        [node, "out.cjs"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        input=json.dumps({"frames": frames, "bad": bad}),
+        text=True,
+    )
+    out = json.loads(run.stdout)
+
+    got = out["decoded"]
+    assert got[0] == {
+        "type": "welcome",
+        "version": 1,
+        "user": "u-1",
+        "head": 12345,
+        "maxFrame": 1 << 20,
+    }
+    assert base64.b64decode(got[1]["payload"]) == bytes(range(256)) and got[1]["n"] == 300
+    assert got[2]["n"] == 2**40 and got[2]["kind"] == 2
+    assert got[3] == {"type": "ack", "clock": 2**33 + 7}
+    assert got[4]["detail"]["message_zh"] == "单位概况最多 50 个字"
+    assert got[4]["detail"]["problems"] == [{"field": "x"}]
+    assert got[8]["redirect"] == "customer:11111111-2222-4333-8444-555555555555"
+    assert got[9] == {"type": "scope_leave", "doc": "*", "reason": "reset", "redirect": ""}
+    assert got[10] == {"type": "bye", "reason": "服务器关闭"}
+    assert got[11] == {"type": "cursor", "cursor": 42}
+    assert [g["type"] for g in got[5:8]] == ["progress", "caught_up", "scope_enter"]
+
+    hello, timed, sync, bye = (base64.b64decode(e) for e in out["encoded"])
+    assert p.decode(hello) == p.Hello(1, "pwa-ü", 2**40)
+    if "time" in p.Hello.__dataclass_fields__:  # the device clock in HELLO (issue 5)
+        assert p.decode(timed) == p.Hello(1, "d", 0, 1764000000123)
+    assert p.decode(sync) == p.Sync("visit:x", 7, p.SyncMessageType.UPDATE, b"\x00\x01\xff")
+    assert p.decode(bye) == p.Bye("再见")
+    assert out["errors"] == ["ProtocolError"] * 4

@@ -1,0 +1,76 @@
+"""Several server instances on one PostgreSQL: a change committed on one reaches devices
+connected to another, live and by cursor; a revoked token closes its sockets everywhere."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from schema import samples
+from schema.ydoc import update_fields, write_record
+from server.config import Config
+from sync import protocol as p
+from sync.client import SyncClient
+from tests.conftest import LiveServer, serve
+from tests.factories import new_customer
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_two_instances_fan_out_to_each_other(live_server: LiveServer, config: Config) -> None:
+    if config.is_sqlite:
+        pytest.skip("several instances share one PostgreSQL; SQLite serves one instance")
+    team = live_server.team
+    async with serve(config) as (other_url, other_app):
+        a_ws, b_ws = live_server.ws, other_url.replace("http://", "ws://")
+        rep, boss = SyncClient("rep-phone"), SyncClient("boss-phone")
+        async with rep.connect(f"{a_ws}/sync", live_server.tokens["rep1"]), boss.connect(
+            f"{b_ws}/sync", live_server.tokens["manager"]
+        ):
+            await rep.wait_caught_up()
+            await boss.wait_caught_up()
+            docs = [samples.new_id("customer") for _ in range(5)]
+            for i, d in enumerate(docs):  # written on instance A
+                rec = new_customer(team.rep1.id, name=f"甲{i}科技有限公司", credit_code=None)
+                write_record(rep.doc(d), "customer", rec)
+            await rep.wait_flushed()
+            # reach the manager on instance B, live
+            await boss.wait_for(lambda: all(boss.read(d).get("name") for d in docs))
+            # and the server's own follow-up edits (codes) flow the same way
+            await boss.wait_for(lambda: all(boss.read(d).get("code") for d in docs))
+            # the other way round: written on B, arrives on A
+            update_fields(boss.doc(docs[0]), "customer", {"short_name": "JIA"})
+            await boss.wait_flushed()
+            assert not boss.errors, boss.errors
+            await rep.wait_for(lambda: rep.read(docs[0]).get("short_name") == "JIA")
+            # interleaved writes on both: both converge
+            for i, d in enumerate(docs):
+                update_fields(rep.doc(d), "customer", {"postcode": f"10000{i}"})
+                update_fields(boss.doc(d), "customer", {"region": f"区{i}"})
+            await rep.wait_flushed()
+            await boss.wait_flushed()
+            for d in docs:
+                await rep.wait_for(lambda d=d: rep.read(d) == boss.read(d))
+        # the manager's phone, last on B, misses changes made on A while away, then
+        # reconnects to A with its cursor: it gets exactly what it lacks
+        async with rep.connect(f"{a_ws}/sync", live_server.tokens["rep1"]):
+            await rep.wait_caught_up()
+            for d in docs[:2]:
+                update_fields(rep.doc(d), "customer", {"industry": "制造业"})
+            await rep.wait_flushed()
+        boss.bytes_received = 0
+        async with boss.connect(f"{a_ws}/sync", live_server.tokens["manager"]):
+            await boss.wait_caught_up()
+            assert [boss.read(d).get("industry") for d in docs[:2]] == ["制造业", "制造业"]
+            assert all(boss.read(d) == rep.read(d) for d in docs)
+        assert boss.bytes_received < 2000  # two small changes, not the whole briefcase
+
+        # revoking on B closes the socket on A
+        async with rep.connect(f"{a_ws}/sync", live_server.tokens["rep1"]):
+            await rep.wait_caught_up()
+            async with httpx.AsyncClient(base_url=other_url) as http:
+                r = await http.delete("/api/session", headers={
+                    "Authorization": f"Bearer {live_server.tokens['rep1']}"})
+                assert r.status_code == 204
+            await rep.wait_closed()
+        assert rep.close_code == p.CloseCode.BAD_TOKEN
