@@ -181,6 +181,9 @@ class Log:
         self.notify_channel = notify_channel
         self._backlog: list[list[Append]] = []  # local batches waiting behind remote ones
         self._remote_head = 0  # highest seq known committed anywhere
+        # The first seq of the local batch being committed: the follower must not read it
+        # back as another instance's (this instance's own NOTIFY arrives too).
+        self._inflight: int | None = None
         self._wake = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
         self.dispatch: DispatchHook | None = None
@@ -272,6 +275,7 @@ class Log:
             try:
                 appended = await self._commit([q.item for q in batch])
             except Exception as e:
+                self._inflight = None
                 log.exception("group commit of %s items failed", len(batch))
                 for q in batch:
                     if not q.future.done():
@@ -281,6 +285,9 @@ class Log:
             self.appended += len(appended)
             if appended:
                 self._deliver(appended)
+            self._inflight = None
+            if self._remote_head > self.head:
+                self._wake.set()
             for q in batch:
                 if not q.future.done():
                     q.future.set_result(q.item)
@@ -288,6 +295,10 @@ class Log:
     def _deliver(self, appended: list[Append]) -> None:
         """Dispatch committed changes strictly in sequence order: `head` is the highest seq
         dispatched here, and a session that subscribes at `head` misses nothing."""
+        if appended[0].seq <= self.head:  # never dispatch a seq twice
+            appended = [a for a in appended if a.seq > self.head]
+            if not appended:
+                return
         if self._follower is None or (appended[0].seq == self.head + 1 and not self._backlog):
             self.head = appended[-1].seq
             if self.dispatch is not None:
@@ -327,13 +338,26 @@ class Log:
                 self._deliver_now(batch)
             target = self._remote_head
             if self._backlog:
-                target = self._backlog[0][0].seq - 1
+                target = min(target, self._backlog[0][0].seq - 1)
+            if self._inflight is not None:
+                target = min(target, self._inflight - 1)
             if target <= self.head:
                 return
             async with self.engine.connect() as conn:
                 remote = await self.read_committed(conn, self.head, target)
-            if not remote or remote[0].seq != self.head + 1:
+            # While reading, this instance's writer may have committed and dispatched rows
+            # of its own; those are never dispatched twice.
+            inflight = self._inflight
+            remote = [
+                a for a in remote if a.seq > self.head and (inflight is None or a.seq < inflight)
+            ]
+            if not remote:
+                if self.head >= target or (inflight is not None and inflight <= self.head + 1):
+                    continue
                 raise RuntimeError(f"log rows {self.head + 1}..{target} are not readable yet")
+            if remote[0].seq != self.head + 1:
+                missing = f"{self.head + 1}..{remote[0].seq - 1}"
+                raise RuntimeError(f"log rows {missing} are not readable yet")
             self._deliver_now(remote)
 
     def _deliver_now(self, batch: list[Append]) -> None:
@@ -347,22 +371,29 @@ class Log:
     async def read_committed(self, conn: AsyncConnection, after: int, upto: int) -> list[Append]:
         """Changes another instance committed, as `Append`s for dispatch (no record: the
         server rules ran where they were committed)."""
-        rows = list(await conn.execute(
-            select(t.changes).where(t.changes.c.seq > after, t.changes.c.seq <= upto)
-            .order_by(t.changes.c.seq)
-        ))
+        rows = list(
+            await conn.execute(
+                select(t.changes)
+                .where(t.changes.c.seq > after, t.changes.c.seq <= upto)
+                .order_by(t.changes.c.seq)
+            )
+        )
         doc_ids = sorted({r.doc_id for r in rows})
         metas = await self.doc_metas(conn, doc_ids) if doc_ids else {}
         since: dict[str, dict[str, int]] = {}
         revoked: dict[str, list[tuple[int, str]]] = {}
         for part in chunks(doc_ids):
-            for d, u, s in await conn.execute(select(
-                    t.grants.c.doc_id, t.grants.c.user_id, t.grants.c.since_seq)
-                    .where(t.grants.c.doc_id.in_(part))):
+            for d, u, s in await conn.execute(
+                select(t.grants.c.doc_id, t.grants.c.user_id, t.grants.c.since_seq).where(
+                    t.grants.c.doc_id.in_(part)
+                )
+            ):
                 since.setdefault(d, {})[u] = s
-            for s, d, u in await conn.execute(select(
-                    t.revocations.c.seq, t.revocations.c.doc_id, t.revocations.c.user_id)
-                    .where(t.revocations.c.doc_id.in_(part), t.revocations.c.seq > after)):
+            for s, d, u in await conn.execute(
+                select(t.revocations.c.seq, t.revocations.c.doc_id, t.revocations.c.user_id).where(
+                    t.revocations.c.doc_id.in_(part), t.revocations.c.seq > after
+                )
+            ):
                 revoked.setdefault(d, []).append((s, u))
         out = []
         for r in rows:
@@ -378,15 +409,28 @@ class Log:
             if add and not is_new:
                 states = await self.load_states(conn, [r.doc_id], upto=r.seq)
                 state_after = states[r.doc_id][0] if r.doc_id in states else None
-            out.append(Append(
-                r.doc_id, meta.kind if meta else "", r.update, r.user_id, r.device_id, r.clock,
-                r.received_at,
-                new_doc=NewDoc(meta.kind, r.user_id, r.device_id, 0) if is_new and meta else None,
-                grant_add=add, grant_remove=remove, grantees=frozenset(after_grantees),
-                state_after=state_after,
-                redirect=meta.merged_into if meta is not None and remove else None,
-                remote=True, seq=r.seq, committed_at=r.committed_at,
-            ))
+            out.append(
+                Append(
+                    r.doc_id,
+                    meta.kind if meta else "",
+                    r.update,
+                    r.user_id,
+                    r.device_id,
+                    r.clock,
+                    r.received_at,
+                    new_doc=NewDoc(meta.kind, r.user_id, r.device_id, 0)
+                    if is_new and meta
+                    else None,
+                    grant_add=add,
+                    grant_remove=remove,
+                    grantees=frozenset(after_grantees),
+                    state_after=state_after,
+                    redirect=meta.merged_into if meta is not None and remove else None,
+                    remote=True,
+                    seq=r.seq,
+                    committed_at=r.committed_at,
+                )
+            )
         return out
 
     async def _commit(self, items: list[Item]) -> list[Append]:
@@ -429,6 +473,7 @@ class Log:
                 .returning(t.counters.c.value)
             )
             last = res.scalar_one()
+            self._inflight = last - len(appends) + 1
             for i, a in enumerate(appends):
                 a.seq = last - len(appends) + 1 + i
                 a.committed_at = now
@@ -508,8 +553,11 @@ class Log:
             await conn.execute(
                 update(t.docs)
                 .where(t.docs.c.doc_id == _bind("d"))
-                .values(last_seq=_bind("s"), merged_into=_bind("m"),
-                        last_committed_at=appends[0].committed_at),
+                .values(
+                    last_seq=_bind("s"),
+                    merged_into=_bind("m"),
+                    last_committed_at=appends[0].committed_at,
+                ),
                 [{"d": d, "s": s, "m": redirect[d]} for d, s in existing],
             )
 
