@@ -2,8 +2,9 @@
 
 The order is what keeps "nothing partial is ever visible": check the hash, decode the bytes
 as the declared type, write them whole into the store, and only then insert the ``blobs``
-row that makes the blob exist. Two uploads of the same bytes both succeed: the store write
-is idempotent and the second row insert is a no-op.
+row that makes the blob exist; then check the bytes are still there (the collector may have
+swept them as orphans in between) and write them again if not. Two uploads of the same
+bytes both succeed: the store write is idempotent and the second row insert is a no-op.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ class Ingest:
             )
             created = result.rowcount == 1
             await self._add_uploader(conn, user.user_id, sha256, now)
+        if not await self.store.exists(sha256):
+            # The collector deleted these bytes between our write and our row (it had seen
+            # no row, and held off our insert until it was done): write them again.
+            log.warning("bytes of %s were collected while being stored; writing them again",
+                        sha256)
+            await self.store.put(sha256, path, media_type=media_type)
         log.info("stored blob %s (%s, %d bytes) from %s", sha256, media_type, size, user.user_id)
         info = BlobInfo(sha256, media_type, size, checked.width, checked.height, False)
         return info, created

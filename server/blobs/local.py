@@ -1,7 +1,8 @@
 """Blob bytes on the local disk, under ``root/ab/cd/<key>``, written atomically.
 
 A write goes to a temporary file in the final directory, is fsynced, renamed over the final
-name and the directory fsynced, so a crash leaves either the whole object or none of it.
+name and the directory fsynced, so a crash leaves either the whole object or none of it (and
+perhaps a ``.tmp-*`` file, which ``remove_stale_temp_files`` clears).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio.to_thread
 
-from server.blobs.store import BlobMissing, BlobStat, check_key
+from server.blobs.store import KEY_RE, BlobMissing, BlobStat, StoredObject, check_key
 
 CHUNK = 256 * 1024
 
@@ -33,7 +35,14 @@ class LocalDiskStore:
     @staticmethod
     def _put(final: Path, source: Path) -> None:
         if final.exists():
-            return  # content-addressed: the same key always holds the same bytes
+            # Content-addressed: the same key always holds the same bytes. The write time is
+            # moved all the same, so that the orphan sweep sees these bytes as fresh while
+            # the row that will own them is being committed.
+            try:
+                os.utime(final)
+                return
+            except FileNotFoundError:
+                pass  # deleted meanwhile: write it again
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
         try:
@@ -79,7 +88,56 @@ class LocalDiskStore:
             st = await anyio.to_thread.run_sync(os.stat, path)
         except FileNotFoundError:
             return None
-        return BlobStat(size=st.st_size)
+        return BlobStat(size=st.st_size, modified_at=_utc(st.st_mtime))
+
+    async def list_objects(self) -> AsyncIterator[StoredObject]:
+        for leaf in await anyio.to_thread.run_sync(self._leaves):
+            for obj in await anyio.to_thread.run_sync(self._list_leaf, leaf):
+                yield obj
+
+    def _leaves(self) -> list[Path]:
+        """The ``ab/cd`` directories, which is where objects live."""
+        out: list[Path] = []
+        for top in _subdirs(self.root):
+            out.extend(_subdirs(top))
+        return out
+
+    @staticmethod
+    def _list_leaf(leaf: Path) -> list[StoredObject]:
+        found: list[StoredObject] = []
+        try:
+            entries = list(os.scandir(leaf))
+        except FileNotFoundError:
+            return found
+        for entry in entries:
+            if not KEY_RE.fullmatch(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted while we looked
+            found.append(StoredObject(entry.name, st.st_size, _utc(st.st_mtime)))
+        return found
+
+    async def remove_stale_temp_files(self, before: datetime) -> int:
+        """Remove the ``.tmp-*`` files of writes killed half way, last written before
+        ``before``; returns how many. A live write's temp file is younger than any sane
+        ``before``."""
+
+        def sweep() -> int:
+            removed = 0
+            limit = before.timestamp()
+            for leaf in self._leaves():
+                for path in leaf.glob(".tmp-*"):
+                    try:
+                        if path.stat().st_mtime < limit:
+                            path.unlink()
+                            removed += 1
+                    except FileNotFoundError:
+                        pass
+            return removed
+
+        return await anyio.to_thread.run_sync(sweep)
 
     async def exists(self, key: str) -> bool:
         return await self.stat(key) is not None
@@ -90,3 +148,20 @@ class LocalDiskStore:
 
     async def aclose(self) -> None:
         pass
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    """The two-hex-digit directories under ``path`` (the fan-out levels)."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return []
+    return [
+        Path(e.path)
+        for e in entries
+        if len(e.name) == 2 and all(c in "0123456789abcdef" for c in e.name) and e.is_dir()
+    ]

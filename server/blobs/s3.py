@@ -19,7 +19,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from server.blobs.store import BlobMissing, BlobStat, check_key
+from server.blobs.store import KEY_RE, BlobMissing, BlobStat, StoredObject, check_key
 
 log = logging.getLogger("waiqin.blobs.s3")
 
@@ -163,7 +163,17 @@ class S3Store:
             if _is_missing(exc):
                 return None
             raise
-        return BlobStat(size=int(head["ContentLength"]))
+        return BlobStat(size=int(head["ContentLength"]), modified_at=head.get("LastModified"))
+
+    async def list_objects(self) -> AsyncIterator[StoredObject]:
+        """ListObjectsV2 under the prefix, a page (up to 1,000 keys) at a time."""
+        client = await self._get_client()
+        paginator = client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", ()):
+                key = str(obj["Key"])[len(self.prefix):]
+                if KEY_RE.fullmatch(key):
+                    yield StoredObject(key, int(obj["Size"]), obj["LastModified"])
 
     async def exists(self, key: str) -> bool:
         return await self.stat(key) is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +44,21 @@ def thumb_key(sha256: str, size: int) -> str:
 @dataclass(frozen=True)
 class BlobStat:
     size: int
+    modified_at: datetime | None = None  # last write (UTC); None if the backend cannot tell
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object found by listing the store."""
+
+    key: str
+    size: int
+    modified_at: datetime  # last write, UTC
+
+
+def sha_of_key(key: str) -> str:
+    """The blob a key belongs to: the key itself, or the blob a derived object came from."""
+    return check_key(key)[:64]
 
 
 class BlobStore(Protocol):
@@ -59,6 +75,12 @@ class BlobStore(Protocol):
         ...
 
     async def stat(self, key: str) -> BlobStat | None: ...
+
+    def list_objects(self) -> AsyncIterator[StoredObject]:
+        """Every object in the store whose name is a blob key, in no particular order.
+        Anything else that shares the directory or bucket (another prefix, a stray temp
+        file) is not listed, so nothing that is not ours is ever a candidate for deletion."""
+        ...
 
     async def exists(self, key: str) -> bool: ...
 
