@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ from schema.kinds import KINDS as SCHEMA_KINDS
 from schema.validate import Actor
 from schema.validate import related_ids as schema_related_ids
 from schema.validate import validate as schema_validate
-from schema.ydoc import read_record, update_fields
+from schema.ydoc import RecordReader, update_fields
 from sync import tables as t
 from sync.hub import Hub, Refused
 from sync.log import Append, upsert
@@ -43,8 +44,17 @@ class SchemaRules:
 
     kinds = frozenset(KINDS)
 
+    def __init__(self) -> None:
+        # Live docs are read again after every update: only the fields it touched.
+        self._readers: weakref.WeakKeyDictionary[Doc[Any], RecordReader] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def read(self, kind: str, doc: Doc[Any]) -> tuple[dict[str, Any], list[Any]]:
-        return read_record(doc, kind)
+        reader = self._readers.get(doc)
+        if reader is None or reader.kind != kind:
+            reader = self._readers[doc] = RecordReader(doc, kind)
+        return reader.read(doc)
 
     def related_ids(self, kind: str, record: Mapping[str, Any]) -> set[str]:
         ids = set(schema_related_ids(kind, record))
