@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import admin, duplicates, pages
+from . import admin, duplicates, pages, reassign
 from .web import HERE
 
 
@@ -18,6 +18,7 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"], name="bo_logout"),
         Route("/records/{doc_id}", pages.record_page, methods=["GET"], name="bo_record"),
+        Route("/records/{doc_id}/reassign", reassign.reassign_customer, methods=["POST"]),
         Route("/photos/{sha256}", pages.blob, methods=["GET", "HEAD"], name="bo_photo"),
         Route("/photos/{sha256}/{thumb:str}", pages.blob, methods=["GET", "HEAD"]),
         Route("/reports/{report}.{fmt}", pages.report_export, methods=["GET"]),
@@ -33,6 +34,8 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/users", admin.user_create, methods=["POST"]),
         Route("/users/{user_id}", admin.user_page, methods=["GET"], name="bo_user"),
         Route("/users/{user_id}/{action}", admin.user_action, methods=["POST"]),
+        Route("/team", reassign.team_page, methods=["GET"], name="bo_team"),
+        Route("/team/reassign", reassign.reassign_member, methods=["POST"]),
         Route("/audit.{fmt}", admin.audit_export, methods=["GET"]),
         Route("/refusals.{fmt}", admin.refusals_export, methods=["GET"]),
         Route("/refusals", admin.refusals_page, methods=["GET"], name="bo_refusals"),

@@ -9,12 +9,10 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schema import tables as st
-from schema.ydoc import update_fields
 from server import tables as t
 from server.accounts import audit
 from server.errors import BadRequest, NotFound
@@ -28,6 +26,7 @@ from .exports import Sheet, batches_of
 from .i18n import day_start_ms
 from .pages import _export, services
 from .queries import PAGE_SIZE, parse_day
+from .reassign import MOVED, owned_counts, reassign_customers
 from .web import page, render, see_other
 
 
@@ -48,7 +47,7 @@ async def users_page(request: Request) -> Response:
     accounts = services(request).accounts
     users = await accounts.all_users()
     async with services(request).engine.connect() as conn:
-        owned = await _owned(conn)
+        owned = await owned_counts(conn)
     return await render(request, "users.html", {
         "users": users, "by_id": {u.id: u for u in users}, "owned": owned,
         "roles": t.ROLES, "message": request.query_params.get("done", ""),
@@ -70,7 +69,7 @@ async def users_export(request: Request) -> Response:
     users = await svc.accounts.all_users()
     by_id = {u.id: u for u in users}
     async with svc.engine.connect() as conn:
-        owned = await _owned(conn)
+        owned = await owned_counts(conn)
     from .i18n import gettext, role_label
 
     rows = [(u.login, u.name, role_label(lang, u.role),
@@ -78,14 +77,6 @@ async def users_export(request: Request) -> Response:
              gettext(lang, "Disabled" if u.disabled_at else "Active")) for u in users]
     sheet = Sheet("users", USER_COLS, batches_of(rows))
     return await _export(request.path_params["fmt"], [sheet], "users", lang)
-
-
-async def _owned(conn: Any) -> dict[str, int]:
-    c = st.rec_customer
-    rows = await conn.execute(
-        select(c.c.owner, func.count()).where(c.c.merged_into.is_(None)).group_by(c.c.owner)
-    )
-    return {r[0]: int(r[1]) for r in rows if r[0]}
 
 
 @page
@@ -125,7 +116,7 @@ async def user_page(request: Request) -> Response:
             select(sync_t.devices).where(sync_t.devices.c.user_id == user.id)
             .order_by(sync_t.devices.c.last_contact_at.desc())
         ))
-        owned = (await _owned(conn)).get(user.id, 0)
+        owned = (await owned_counts(conn)).get(user.id, 0)
     live = {s.device_key[1] for s in svc.hub.sessions_of(user.id)}
     return await render(request, "user.html", {
         "user": user, "users": users, "by_id": {u.id: u for u in users},
@@ -182,33 +173,12 @@ async def user_action(request: Request) -> Response:
         to = await svc.accounts.get(form.get("to", ""))
         if to is None or to.disabled_at is not None or to.id == user.id:
             raise BadRequest("choose an active user to hand the customers to")
-        moved, failed = await reassign_customers(svc, user.id, to.id)
-        await _note(request, "admin.reassign", v, target=user.id, to=to.id, moved=moved,
-                    failed=failed)
-        done = f"reassign:{moved}"
+        counts = await reassign_customers(svc, user.id, to.id)
+        await _note(request, "admin.reassign", v, target=user.id, to=to.id, **counts)
+        done = f"reassign:{counts[MOVED]}"
     else:
         raise NotFound("no such action")
     return see_other(request, f"/users/{user.id}", done=done)
-
-
-async def reassign_customers(svc: Any, from_id: str, to_id: str) -> tuple[int, int]:
-    """Move every live customer owned by `from_id` to `to_id` through the sync path; their
-    visits, service sheets and deals follow (the server re-grants a customer's children)."""
-    c = st.rec_customer
-    async with svc.engine.connect() as conn:
-        ids = [r[0] for r in await conn.execute(
-            select(c.c.doc_id).where(c.c.owner == from_id, c.c.merged_into.is_(None))
-        )]
-    moved = failed = 0
-    for doc_id in ids:
-        done = await svc.edits.edit(
-            doc_id, "customer", lambda d: update_fields(d, "customer", {"owner": to_id})
-        )
-        if done is None:
-            failed += 1
-        else:
-            moved += 1
-    return moved, failed
 
 
 # -- the audit trail -----------------------------------------------------------------------

@@ -171,6 +171,38 @@ ZH: dict[str, str] = {
     "Reassign customers": "移交客户",
     "Reassign all customers of this user to": "将此用户的全部客户移交给",
     "Reassign": "移交",
+    "Reassign customer": "移交客户",
+    "Hand this customer to": "将此客户移交给",
+    "The customer now belongs to": "客户现归属于",
+    "Its visits, service sheets and deals follow it; the new owner's devices receive it at "
+    "their next sync.": "其拜访记录、服务单和跟单随之移交;新归属人的设备在下次同步时收到此客户。",
+    "My team": "我的团队",
+    "Every customer of": "此成员的全部客户",
+    "Hand them to": "移交给",
+    "Customers reassigned": "已移交客户数",
+    "Their visits, service sheets and deals follow them; the new owner's devices receive "
+    "them at their next sync.":
+        "其拜访记录、服务单和跟单随之移交;新归属人的设备在下次同步时收到这些客户。",
+    "Only supervisors and administrators can reassign customers.":
+        "只有上级主管和管理员可以移交客户。",
+    "Choose an active user to hand the customers to.": "请选择一位在职用户来接收客户。",
+    "{name} is not in your team: you can hand customers only to yourself or to someone who "
+    "reports to you.": "{name} 不在您的团队中:您只能把客户移交给自己或您的下属。",
+    "You cannot reassign this customer: it is not among the customers you can see.":
+        "您不能移交此客户:它不在您可查看的客户之中。",
+    "This customer belongs to {name}, who is not in your team: only their supervisor or an "
+    "administrator can reassign it.":
+        "此客户归属于 {name},此人不在您的团队中:只有其上级主管或管理员可以移交。",
+    "This card was merged into another; reassign that one.":
+        "此客户卡片已合并到另一张卡片,请移交那一张。",
+    "Someone else reassigned this customer meanwhile; reload the page.":
+        "此客户刚被他人移交,请刷新页面。",
+    "The server refused the change; see refused changes.":
+        "服务器拒绝了此修改,请查看被拒绝的修改。",
+    "Choose whose customers to hand over.": "请选择要移交谁的客户。",
+    "{name} is not in your team: you can reassign only the customers of yourself or of "
+    "someone who reports to you.": "{name} 不在您的团队中:您只能移交自己或下属的客户。",
+    "Choose someone else to hand the customers to.": "请选择另一位用户来接收客户。",
     "Action": "操作",
     "Detail": "详情",
     "Done.": "已完成。",

@@ -20,6 +20,7 @@ from server.errors import NotFound, Unauthorized
 from server.history import history_of
 
 from . import queries as qs
+from . import reassign as ra
 from .auth import (
     Viewer,
     check_csrf,
@@ -213,6 +214,11 @@ async def record_page(request: Request) -> Response:
             fc["label"] = _field_label(kind, fc["field"], lang)
     for it in items:
         _label_timeline_item(it, lang)
+    owner = rec.row.get("owner") or rec.row.get("created_by")
+    reassign_to = []
+    if (rec.kind == "customer" and not rec.row.get("merged_into") and ra.may_reassign(v)
+            and isinstance(owner, str) and v.sees_user(owner)):
+        reassign_to = [u for u in await ra.candidates(services(request), v) if u.id != owner]
     label = kind.label_zh if lang == "zh" else kind.label_en
     when = rec.row.get("started_at") or rec.row.get("created_at")
     heading = (rec.row.get("name") or rec.row.get("title") or rec.row.get("subject")
@@ -229,6 +235,8 @@ async def record_page(request: Request) -> Response:
         "names": names,
         "timeline": items,
         "previous": previous,
+        "reassign_to": reassign_to,
+        "message": request.query_params.get("done", ""),
     })
 
 
