@@ -20,6 +20,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The answer's headers (a tus 409 says where to resume in Upload-Offset). */
+    readonly headers?: Headers,
   ) {
     super(message);
   }
@@ -95,7 +97,7 @@ export class Api {
       } catch {
         // not JSON
       }
-      throw new ApiError(r.status, code, message);
+      throw new ApiError(r.status, code, message, r.headers);
     }
     return r;
   }

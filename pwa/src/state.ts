@@ -47,7 +47,10 @@ export async function openStore(): Promise<{ store: Store; api: Api }> {
 export async function start(store: Store, api: Api): Promise<App> {
   const schema = await loadSchema(store, BASE);
   const briefcase = await Briefcase.open(store);
-  const photos = new PhotoQueue(store, api);
+  const photos = new PhotoQueue(store, api, {
+    // A photo's bytes may leave the device only once its record is on the server too.
+    settled: (doc) => briefcase.has(doc) && !briefcase.outbox.some((e) => e.doc === doc),
+  });
   await photos.load();
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/sync`;
   const sync = new SyncClient(briefcase, {

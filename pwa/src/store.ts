@@ -24,12 +24,14 @@ export interface OutboxEntry {
   refused?: import("./protocol").ErrorDetail;
 }
 
-export type PhotoState = "queued" | "uploading" | "uploaded" | "failed" | "waiting_server";
+/** "rejected": the server refused these bytes for good (a 4xx); retried only by "sync now". */
+export type PhotoState = "queued" | "uploading" | "uploaded" | "failed" | "waiting_server" | "rejected";
 
 export interface StoredPhoto {
   sha256: string;
   doc: string;
-  blob: Blob;
+  /** The compressed bytes; absent once evicted (the server has them, `thumb` stays). */
+  blob?: Blob;
   mediaType: string;
   size: number;
   state: PhotoState;
@@ -37,6 +39,14 @@ export interface StoredPhoto {
   nextAt: number;
   error?: string;
   createdAt: number;
+  /** The tus upload in progress (its path) and the offset the server last reported. */
+  upload?: string;
+  offset?: number;
+  /** When the server confirmed it holds these bytes (hash checked there). */
+  confirmedAt?: number;
+  /** A small JPEG kept after the full bytes were evicted. */
+  thumb?: Blob;
+  evictedAt?: number;
 }
 
 export interface IndexEntry {

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { DupMatch } from "../dup";
 import { getLang, label, t } from "../i18n";
-import { compress } from "../photos";
+import { attachmentEntry, prepare, type GpsFix } from "../photos";
 import { newDocId } from "../protocol";
 import { serviceSubject, str, todayCST, when, writeRecord, type Values } from "../records";
 import { checkField, kind as kindOf, type Field } from "../schema";
@@ -12,6 +12,7 @@ import { app } from "../state";
 import { FieldRow, ListEditor } from "./fields";
 import { customers } from "./customers";
 import { icons } from "./icons";
+import { PhotoViewer } from "./photoview";
 
 /** Fields each form shows, in order; the rest are set by the app or the server. */
 const LAYOUT: Record<string, string[]> = {
@@ -118,10 +119,11 @@ function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => v
   );
 }
 
-function Photos({ docId, items, onChange, category, gps }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category?: string; gps?: Values }) {
+function Photos({ docId, items, onChange, category, gps }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category?: string; gps?: GpsFix }) {
   const a = app!;
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState("");
+  const [viewing, setViewing] = useState<string | null>(null);
   const pick = async (files: FileList | null) => {
     if (!files?.length) return;
     setBusy(true);
@@ -129,10 +131,11 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
     try {
       const added: Values[] = [];
       for (const file of Array.from(files)) {
-        const c = await compress(file);
+        // The original's EXIF fix and time are read before compression drops them; a photo
+        // without them carries the visit's check-in fix.
+        const c = await prepare(file);
         await a.photos.add(docId, c);
-        // Compression drops EXIF, so a photo taken on a checked-in visit carries that fix.
-        added.push({ sha256: c.sha256, media_type: "image/jpeg", size: c.blob.size, width: c.width, height: c.height, captured_at: file.lastModified || Date.now(), category, ...gps });
+        added.push(attachmentEntry(c, { category, fileTime: file.lastModified, visitFix: gps }));
       }
       onChange([...items, ...added]);
     } catch (e) {
@@ -151,10 +154,18 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
           const url = a.photos.url(sha);
           const state = p?.state ?? "missing";
           return (
-            <figure class="thumb" data-sha={sha} data-state={state}>
-              {url ? <img src={url} alt="" /> : <div class="noimg">{icons.camera}</div>}
+            <figure class="thumb" data-sha={sha} data-state={state} data-evicted={p && !p.blob ? "1" : undefined}>
+              <button type="button" class="view" aria-label={t("photos")} onClick={() => setViewing(sha)}>
+                {url ? <img src={url} alt="" /> : <div class="noimg">{icons.camera}</div>}
+              </button>
               <figcaption>
                 <span class={`pstate ${state}`}>{t(`photo_${state}` as "photo_queued")}</span>
+                {typeof it.gps_lat === "number" && !(gps && it.gps_lat === gps.gps_lat && it.gps_lon === gps.gps_lon) && (
+                  <span class="exif-fix" title={t("photo_exif_fix")}>
+                    {" "}
+                    {icons.pin}
+                  </span>
+                )}
                 <input
                   type="text"
                   placeholder={getLang() === "zh" ? "说明" : "Caption"}
@@ -171,6 +182,7 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
         <input type="file" accept="image/*" capture="environment" multiple id="photo-input" onChange={(e) => void pick((e.target as HTMLInputElement).files)} />
       </label>
       {err && <div class="problem">{err}</div>}
+      {viewing && <PhotoViewer sha={viewing} onClose={() => setViewing(null)} />}
     </div>
   );
 }
@@ -331,7 +343,7 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
                   items={(values.attachments as Values[] | undefined) ?? []}
                   onChange={(v) => set({ attachments: v })}
                   category={kindName === "service" ? "service_sheet" : "site_photo"}
-                  gps={typeof values.gps_lat === "number" ? { gps_lat: values.gps_lat, gps_lon: values.gps_lon, gps_accuracy: values.gps_accuracy } : undefined}
+                  gps={typeof values.gps_lat === "number" ? { gps_lat: values.gps_lat, gps_lon: Number(values.gps_lon), gps_accuracy: Number(values.gps_accuracy) } : undefined}
                 />
               </>
             );

@@ -119,7 +119,7 @@ export function SyncPage() {
           </>
         )}
       </dl>
-      <button class="primary" onClick={() => (a.sync.kick(), a.photos.kick())}>
+      <button class="primary" onClick={() => (a.sync.kick(), a.photos.kick({ rejected: true }))}>
         {t("sync_now")}
       </button>
       <h2>{t("refused_changes")}</h2>
@@ -147,9 +147,11 @@ export function SyncPage() {
       <h2>{t("photos")}</h2>
       <ul class="photo-states">
         {[...a.photos.photos.values()].map((p) => (
-          <li data-sha={p.sha256} data-state={p.state}>
+          <li data-sha={p.sha256} data-state={p.state} data-evicted={p.blob ? undefined : "1"}>
             <code>{p.sha256.slice(0, 12)}</code> {Math.round(p.size / 1024)} KB — {t(`photo_${p.state}` as "photo_queued")}
+            {p.state === "uploading" && p.offset !== undefined ? ` ${t("photo_progress", { p: Math.floor((100 * p.offset) / p.size) })}` : ""}
             {p.error ? ` (${p.error})` : ""}
+            {p.blob ? "" : ` · ${t("photo_thumb_only")}`}
           </li>
         ))}
       </ul>
