@@ -169,7 +169,8 @@ def read_record(doc: Doc[Any], kind: str) -> tuple[dict[str, Any], list[Violatio
 
 def _root_violations(doc: Doc[Any]) -> list[Violation]:
     violations: list[Violation] = []
-    for name in sorted(doc.keys()):
+    names = sorted(doc.keys())  # each call is a transaction: once
+    for name in names:
         if name != ROOT:
             violations.append(
                 Violation(
@@ -179,7 +180,7 @@ def _root_violations(doc: Doc[Any]) -> list[Violation]:
                     f"不允许的根类型 {name!r}:记录文档只有名为 record 的根 Map",
                 )
             )
-    if ROOT in doc.keys():
+    if ROOT in names:
         # A root is untyped on the wire; sequence content means it was written as an array
         # or a text, which a Y.Map view would silently hide.
         if len(doc.get(ROOT, type=Array)) > 0:
