@@ -26,7 +26,7 @@ from sync.hub import Hub, Subscriber
 from sync.log import Compactor, Log
 
 from .accounts import Accounts, TokenInfo
-from .attachments import BlobRights, reference_blobs
+from .attachments import BlobRights, named_blobs, reference_blobs
 from .backoffice import backoffice_routes
 from .blobs import BlobStore, GarbageCollector, LocalDiskStore, S3Store, blob_routes
 from .config import Config
@@ -258,6 +258,7 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                 grace=timedelta(seconds=config.blob_gc_grace),
                 upload_ttl=timedelta(seconds=config.upload_ttl),
                 interval=timedelta(seconds=config.blob_gc_interval),
+                named=named_blobs(engine),
             ):
                 hub = Hub(
                     log_,

@@ -6,7 +6,7 @@ before any record names it, by its uploader: the blob router checks that itself)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -67,3 +67,25 @@ class BlobRights:
                 ).limit(1)
             )
             return rows.first() is not None
+
+
+def named_blobs(engine: AsyncEngine) -> Callable[[set[str]], Awaitable[set[str]]]:
+    """For the blob sweep: of these hashes, those some record's attachment still names (after
+    a database restored to an earlier time than the store, the photo must stay)."""
+
+    async def named(hashes: set[str]) -> set[str]:
+        found: set[str] = set()
+        table = st.rec_attachment
+        ordered = sorted(hashes)
+        async with engine.connect() as conn:
+            for i in range(0, len(ordered), 500):
+                part = ordered[i : i + 500]
+                found.update(
+                    r[0]
+                    for r in await conn.execute(
+                        select(table.c.sha256).where(table.c.sha256.in_(part)).distinct()
+                    )
+                )
+        return found
+
+    return named

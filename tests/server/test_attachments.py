@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from schema import samples
 from schema.ydoc import write_record
+from server.attachments import named_blobs
 from server.blobs import blobs as blob_table
 from sync.client import SyncClient
 from tests.conftest import LiveServer
@@ -66,3 +67,6 @@ async def test_a_photo_is_readable_by_who_sees_its_record(live_server: LiveServe
         async with live_server.services.engine.connect() as conn:
             row = (await conn.execute(select(blob_table).where(blob_table.c.sha256 == sha))).one()
         assert row.referenced_at is not None
+        # and the orphan sweep's "does a record still name it" answers from the projection
+        named = named_blobs(live_server.services.engine)
+        assert await named({sha, "0" * 64}) == {sha}
