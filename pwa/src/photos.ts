@@ -246,7 +246,7 @@ export class PhotoQueue {
   }
 
   /** Keep a compressed photo for a record (stored before the record references it). */
-  async add(doc: string, c: Compressed, mediaType = "image/jpeg"): Promise<void> {
+  async add(doc: string, c: Compressed | Prepared, mediaType = "image/jpeg"): Promise<void> {
     const existing = this.photos.get(c.sha256);
     if (existing) return;
     const p: StoredPhoto = {
@@ -255,6 +255,7 @@ export class PhotoQueue {
       blob: c.blob,
       mediaType,
       size: c.blob.size,
+      gpsFromExif: "exif" in c && c.exif.lat !== undefined ? true : undefined,
       state: "queued",
       attempts: 0,
       nextAt: 0,
@@ -312,8 +313,9 @@ export class PhotoQueue {
     p.attempts += 1;
     await this.setState(p, "uploading");
     try {
-      if (p.blob && p.size > this.opts.chunkBytes) await this.sendResumable(p, p.blob);
-      else if (p.blob) await this.sendWhole(p, p.blob);
+      if (!p.blob) throw new Error("the photo's bytes are not on this device");
+      if (p.size > this.opts.chunkBytes) await this.sendResumable(p, p.blob);
+      else await this.sendWhole(p, p.blob);
       p.confirmedAt = Date.now();
       p.upload = undefined;
       p.offset = p.size;

@@ -44,6 +44,8 @@ export interface StoredPhoto {
   offset?: number;
   /** When the server confirmed it holds these bytes (hash checked there). */
   confirmedAt?: number;
+  /** The attachment's GPS fix came from the photo's own EXIF (shown with a pin). */
+  gpsFromExif?: boolean;
   /** A small JPEG kept after the full bytes were evicted. */
   thumb?: Blob;
   evictedAt?: number;

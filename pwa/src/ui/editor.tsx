@@ -159,8 +159,11 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
                 {url ? <img src={url} alt="" /> : <div class="noimg">{icons.camera}</div>}
               </button>
               <figcaption>
-                <span class={`pstate ${state}`}>{t(`photo_${state}` as "photo_queued")}</span>
-                {typeof it.gps_lat === "number" && !(gps && it.gps_lat === gps.gps_lat && it.gps_lon === gps.gps_lon) && (
+                <span class={`pstate ${state}`}>
+                  {t(`photo_${state}` as "photo_queued")}
+                  {state === "uploading" && p?.offset ? ` ${t("photo_progress", { p: Math.floor((100 * p.offset) / p.size) })}` : ""}
+                </span>
+                {p?.gpsFromExif && typeof it.gps_lat === "number" && (
                   <span class="exif-fix" title={t("photo_exif_fix")}>
                     {" "}
                     {icons.pin}
