@@ -168,8 +168,16 @@ def read_record(doc: Doc[Any], kind: str) -> tuple[dict[str, Any], list[Violatio
 
 
 def _root_violations(doc: Doc[Any]) -> list[Violation]:
+    # pycrdt's own `Doc.keys()` and `Doc.get()` build a wrapper per root and a transaction
+    # per call; this is on every update's path, so one transaction and the raw roots.
+    with doc.transaction() as txn:
+        raw = txn._txn
+        assert raw is not None
+        names = sorted(doc._doc.roots(raw))
+        # A root is untyped on the wire; sequence content means it was written as an array
+        # or a text, which a Y.Map view would silently hide.
+        sequence = ROOT in names and doc._doc.get_or_insert_array(raw, ROOT).len(raw) > 0
     violations: list[Violation] = []
-    names = sorted(doc.keys())  # each call is a transaction: once
     for name in names:
         if name != ROOT:
             violations.append(
@@ -180,18 +188,15 @@ def _root_violations(doc: Doc[Any]) -> list[Violation]:
                     f"不允许的根类型 {name!r}:记录文档只有名为 record 的根 Map",
                 )
             )
-    if ROOT in names:
-        # A root is untyped on the wire; sequence content means it was written as an array
-        # or a text, which a Y.Map view would silently hide.
-        if len(doc.get(ROOT, type=Array)) > 0:
-            violations.append(
-                Violation(
-                    ROOT,
-                    "layout.y_type",
-                    "record: the root must be a Y.Map, found sequence content",
-                    "record:根类型必须是 Y.Map,实际为序列",
-                )
+    if sequence:
+        violations.append(
+            Violation(
+                ROOT,
+                "layout.y_type",
+                "record: the root must be a Y.Map, found sequence content",
+                "record:根类型必须是 Y.Map,实际为序列",
             )
+        )
     return violations
 
 
@@ -236,10 +241,13 @@ class RecordReader:
                 self._record = None
                 return
 
-    def read(self, doc: Doc[Any]) -> tuple[dict[str, Any], list[Violation]]:
+    def read(self, doc: Doc[Any], *, whole: bool = False) -> tuple[dict[str, Any], list[Violation]]:
+        """The record now. `whole` reads every field: yrs's events miss changes made while
+        integrating structs that waited for missing ones, so the caller (who sees the state
+        vectors) asks for a whole read while any are waiting and when they get in."""
         violations = _root_violations(doc)
         root = doc.get(ROOT, type=Map)
-        if self._record is None:
+        if self._record is None or whole:
             record = _read_map("", self._fields, root, violations)
         else:
             record = dict(self._record)

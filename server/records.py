@@ -50,11 +50,13 @@ class SchemaRules:
             weakref.WeakKeyDictionary()
         )
 
-    def read(self, kind: str, doc: Doc[Any]) -> tuple[dict[str, Any], list[Any]]:
+    def read(
+        self, kind: str, doc: Doc[Any], *, whole: bool = False
+    ) -> tuple[dict[str, Any], list[Any]]:
         reader = self._readers.get(doc)
         if reader is None or reader.kind != kind:
             reader = self._readers[doc] = RecordReader(doc, kind)
-        return reader.read(doc)
+        return reader.read(doc, whole=whole)
 
     def related_ids(self, kind: str, record: Mapping[str, Any]) -> set[str]:
         ids = set(schema_related_ids(kind, record))

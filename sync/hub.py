@@ -51,7 +51,13 @@ class Rules(Protocol):
     @property
     def kinds(self) -> frozenset[str]: ...
 
-    def read(self, kind: str, doc: Doc[Any]) -> tuple[dict[str, Any], Iterable[Violation]]: ...
+    def read(
+        self, kind: str, doc: Doc[Any], *, whole: bool = False
+    ) -> tuple[dict[str, Any], Iterable[Violation]]:
+        """The doc's record. A rule set may re-read only what changed since its last read
+        of this doc; `whole` asks it to read everything (the doc holds, or just integrated,
+        structs that were waiting for missing ones)."""
+        ...
 
     def related_ids(self, kind: str, record: Mapping[str, Any]) -> set[str]: ...
 
@@ -75,7 +81,9 @@ class LayoutRules:
     def __init__(self, kinds: Iterable[str]) -> None:
         self.kinds = frozenset(kinds)
 
-    def read(self, kind: str, doc: Doc[Any]) -> tuple[dict[str, Any], list[Refused]]:
+    def read(
+        self, kind: str, doc: Doc[Any], *, whole: bool = False
+    ) -> tuple[dict[str, Any], list[Refused]]:
         extra = sorted(k for k in doc.keys() if k != "record")
         if extra:
             return {}, [
@@ -118,6 +126,8 @@ class LiveDoc:
     in_flight: list[bytes] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
+    # Clocks that updates brought but the doc could not integrate yet (missing structs).
+    waiting: dict[int, int] | None = None
 
     @property
     def exists(self) -> bool:
@@ -322,7 +332,7 @@ class Hub:
                 brings = p.decode_state_vector(get_state(update))
             except (ValueError, p.ProtocolError) as e:
                 return refuse(p.ErrorCode.BAD_UPDATE, f"not a valid Yjs update: {e}")
-            after, layout = self.rules.read(kind, live.ydoc)
+            after, layout = self.rules.read(kind, live.ydoc, whole=self._integrating(live, brings))
             new_structs = any(clock > known.get(client, 0) for client, clock in brings.items())
             problems = list(layout)
             if not problems:
@@ -386,6 +396,23 @@ class Hub:
             fut = self.log.submit(append)
             fut.add_done_callback(lambda f: self._settled(live, update, f))
             return asyncio.shield(fut)
+
+    @staticmethod
+    def _integrating(live: LiveDoc, brings: Mapping[int, int]) -> bool:
+        """True while the doc holds structs waiting for missing ones, and on the update that
+        lets them in: yrs's change events are not complete for those, so the record is then
+        read whole."""
+        waiting = dict(live.waiting or {})
+        for client, clock in brings.items():
+            if clock > waiting.get(client, 0):
+                waiting[client] = clock
+        had = live.waiting is not None
+        if not waiting:
+            return False
+        state = p.decode_state_vector(live.ydoc.get_state())
+        left = {c: k for c, k in waiting.items() if k > state.get(c, 0)}
+        live.waiting = left or None
+        return had or bool(left)
 
     async def _may_write(self, principal: Principal, live: LiveDoc) -> bool:
         if self.policy.may_write(principal, live.grantees):
