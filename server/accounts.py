@@ -155,7 +155,8 @@ class Accounts:
             rows = await conn.execute(select(t.users).order_by(t.users.c.login))
             return [_user(r) for r in rows]
 
-    async def set_manager(self, user_id: str, manager_id: str | None) -> None:
+    async def set_manager(self, user_id: str, manager_id: str | None) -> set[str]:
+        """Move a user in the tree; returns the managers whose scope changed."""
         if manager_id is not None and manager_id in await self._subtree(user_id):
             raise BadRequest("a user cannot report to someone who reports to them")
         tree = dict(await self._load_tree())
@@ -167,9 +168,11 @@ class Accounts:
             )
             # The managers who gain or lose this user's records see it on their devices at
             # the next connection (a cursor cannot express a change of the tree).
-            await mark_reset(conn, set(before) ^ set(ancestors(tree, user_id)))
+            changed = set(before) ^ set(ancestors(tree, user_id))
+            await mark_reset(conn, changed)
             await audit(conn, "user.manager", user_id=user_id, manager_id=manager_id)
         self._tree = None
+        return changed
 
     async def disable(self, user_id: str) -> list[str]:
         """Disable a user and revoke their tokens; returns the revoked token ids."""
@@ -299,6 +302,8 @@ class Accounts:
         return ids
 
     async def set_role(self, user_id: str, role: str) -> None:
+        """A new role can change what the user sees (an admin sees everything): their
+        devices reset at the next connection."""
         if role not in t.ROLES:
             raise BadRequest(f"role must be one of {', '.join(t.ROLES)}", field="role")
         async with self.engine.begin() as conn:
@@ -307,5 +312,6 @@ class Accounts:
             )
             if done.rowcount == 0:
                 raise NotFound("no such user")
+            await mark_reset(conn, {user_id})
             await audit(conn, "user.role", user_id=user_id, role=role)
         self._tree = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -75,6 +75,24 @@ class Services:
                 self.listener.announce_revoked(token_ids))
             task.add_done_callback(_log_failure)
 
+    def close_scope_sessions(self, user_ids: Iterable[str], reason: str) -> None:
+        """The users' scope changed (tree, role): close their sockets here and on every other
+        instance; their devices reconnect at once and catch up to the new scope. Until then
+        a session would keep receiving what its old scope saw."""
+        users = sorted(set(user_ids))
+        self.close_local_scope_sessions(users, reason)
+        if self.listener is not None and users:
+            task = asyncio.get_running_loop().create_task(
+                self.listener.announce_scope_changed(users))
+            task.add_done_callback(_log_failure)
+
+    def close_local_scope_sessions(
+        self, user_ids: Iterable[str], reason: str = "scope changed"
+    ) -> None:
+        for user_id in user_ids:
+            for sub in self.hub.sessions_of(user_id):
+                sub.close_soon(p.CloseCode.SCOPE_CHANGED, reason)
+
     def close_local_sessions(self, token_ids: list[str], reason: str = "revoked") -> None:
         for token_id in token_ids:
             for sub in list(self.sessions.get(token_id, ())):
@@ -83,7 +101,7 @@ class Services:
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("announcing revoked tokens failed", exc_info=task.exception())
+        log.error("announcing to the other instances failed", exc_info=task.exception())
 
 
 def bearer(request: Request) -> str | None:
@@ -275,7 +293,8 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                 async with contextlib.AsyncExitStack() as stack:
                     if shared:
                         services.listener = await stack.enter_async_context(PgListener(
-                            log_, config.database, on_revoked=services.close_local_sessions))
+                            log_, config.database, on_revoked=services.close_local_sessions,
+                            on_scope_changed=services.close_local_scope_sessions))
                     await stack.enter_async_context(Compactor(
                         log_,
                         interval=config.compact_interval,

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "waiqin_log"
 REVOKED = "waiqin_revoked"  # token ids whose sockets every instance must close
+SCOPE = "waiqin_scope"  # user ids whose scope changed: every instance closes their sockets
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -38,10 +39,12 @@ class PgListener:
         url: str,
         *,
         on_revoked: Callable[[list[str]], None] | None = None,
+        on_scope_changed: Callable[[list[str]], None] | None = None,
         poll_interval: float = 5.0,
     ) -> None:
         self.log = log_
         self.on_revoked = on_revoked
+        self.on_scope_changed = on_scope_changed
         self.dsn = asyncpg_dsn(url)
         self.poll_interval = poll_interval
         self._conn: Any = None
@@ -67,10 +70,20 @@ class PgListener:
         self._conn = await asyncpg.connect(self.dsn)
         await self._conn.add_listener(CHANNEL, self._notified)
         await self._conn.add_listener(REVOKED, self._revoked)
+        await self._conn.add_listener(SCOPE, self._scope_changed)
 
     def _revoked(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         if self.on_revoked is not None:
             self.on_revoked([t for t in payload.split(",") if t])
+
+    def _scope_changed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if self.on_scope_changed is not None:
+            self.on_scope_changed([u for u in payload.split(",") if u])
+
+    async def announce_scope_changed(self, user_ids: list[str]) -> None:
+        """Tell every other instance to close these users' sockets (this one already has)."""
+        async with self.log.engine.begin() as conn:
+            await conn.execute(select(func.pg_notify(SCOPE, ",".join(user_ids))))
 
     async def announce_revoked(self, token_ids: list[str]) -> None:
         """Tell every instance (this one too) to close these tokens' sockets."""

@@ -50,6 +50,9 @@ class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
     INTERNAL_ERROR = 1011
+    # Not an error: the user's reporting tree or role changed. Reconnect at once; the
+    # catch-up brings the new scope (a reset when docs were lost).
+    SCOPE_CHANGED = 4205
     MALFORMED_FRAME = 4400
     BAD_TOKEN = 4401
     FORBIDDEN = 4403

@@ -145,12 +145,14 @@ async def user_action(request: Request) -> Response:
         await _note(request, "admin.user.password", v, target=user.id)
     elif action == "role":
         await svc.accounts.set_role(user.id, form.get("role", ""))
+        svc.close_scope_sessions([user.id], "role changed")
         await _note(request, "admin.user.role", v, target=user.id, role=form.get("role"))
     elif action == "manager":
         manager_id = form.get("manager_id") or None
         if manager_id is not None and await svc.accounts.get(manager_id) is None:
             raise BadRequest("no such manager")
-        await svc.accounts.set_manager(user.id, manager_id)
+        changed = await svc.accounts.set_manager(user.id, manager_id)
+        svc.close_scope_sessions(changed, "reporting tree changed")
         await _note(request, "admin.user.manager", v, target=user.id, manager_id=manager_id)
     elif action == "revoke-device":
         device_id = form.get("device_id", "")

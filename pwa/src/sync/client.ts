@@ -187,7 +187,9 @@ export class SyncClient {
       this.set({ state: "offline" });
       return;
     }
-    const delay = this.backoff.next();
+    // The user's tree or role changed: not a failure; reconnect now for the new scope.
+    if (code === CloseCode.SCOPE_CHANGED) this.backoff.reset();
+    const delay = code === CloseCode.SCOPE_CHANGED ? 0 : this.backoff.next();
     this.set({ state: "waiting", retryAt: Date.now() + delay });
     this.timer = setTimeout(() => {
       this.timer = null;
