@@ -122,7 +122,18 @@ class Refusal:
     detail: dict[str, Any]
 
 
-Item = Append | Refusal
+@dataclass(slots=True)
+class Contact:
+    """A device said hello: its row is created if it is new and its contact time moves, in
+    the next group commit (a thousand devices reconnecting at once share transactions
+    instead of queueing one by one for SQLite's write lock)."""
+
+    user_id: str
+    device_id: str
+    clock: int = 0
+
+
+Item = Append | Refusal | Contact
 CommitHook = Callable[[AsyncConnection, list[Append]], Awaitable[None]]
 DispatchHook = Callable[[list[Append]], None]
 
@@ -512,6 +523,25 @@ class Log:
                 ],
                 ["user_id", "device_id", "clock"],
             )
+        contacts = {(i.user_id, i.device_id) for i in items if isinstance(i, Contact)}
+        if contacts:
+            await upsert(
+                conn,
+                t.devices,
+                [
+                    {
+                        "user_id": u,
+                        "device_id": d,
+                        "last_clock": 0,
+                        "first_seen_at": now,
+                        "last_contact_at": now,
+                        "revoked_at": None,
+                        "needs_reset": 0,
+                    }
+                    for u, d in sorted(contacts)
+                ],
+                ["user_id", "device_id"],
+            )
         await self._write_devices(conn, items, now)
         if appends and self.on_commit is not None:
             await self.on_commit(conn, appends)
@@ -606,34 +636,18 @@ class Log:
 
     async def register_device(self, user_id: str, device_id: str) -> DeviceState:
         """Create the device row if new; return its state as it was before this contact."""
-        now = now_ms()
-        async with self.engine.begin() as conn:
-            await upsert(
-                conn,
-                t.devices,
-                {
-                    "user_id": user_id,
-                    "device_id": device_id,
-                    "last_clock": 0,
-                    "first_seen_at": now,
-                    "last_contact_at": now,
-                    "revoked_at": None,
-                    "needs_reset": 0,
-                },
-                ["user_id", "device_id"],
-            )
+        async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(t.devices).where(
                         t.devices.c.user_id == user_id, t.devices.c.device_id == device_id
                     )
                 )
-            ).one()
-            await conn.execute(
-                update(t.devices)
-                .where(t.devices.c.user_id == user_id, t.devices.c.device_id == device_id)
-                .values(last_contact_at=now)
-            )
+            ).first()
+        now = now_ms()
+        await asyncio.shield(self.submit(Contact(user_id, device_id)))
+        if row is None:
+            return DeviceState(0, now, now, None, False)
         return DeviceState(
             row.last_clock,
             row.first_seen_at,
