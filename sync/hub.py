@@ -245,16 +245,22 @@ class Hub:
         the number evicted (plus the busy ones skipped), not the number held."""
         now = time.monotonic()
         excess = len(self._live) - self.max_live
-        drop = []
+        drop, busy = [], []
         for doc_id, live in self._live.items():
             if excess <= 0 and now - live.last_used < self.idle_seconds:
                 break
             if live.in_flight or live.lock.locked():
+                # Busy docs must stay; moved to the recent end so that the next walk does
+                # not step over them again (with thousands of updates in flight, rescanning
+                # them on every open made each open O(docs in flight)).
+                busy.append(doc_id)
                 continue
             drop.append(doc_id)
             excess -= 1
         for doc_id in drop:
             del self._live[doc_id]
+        for doc_id in busy:
+            self._live.move_to_end(doc_id)
 
     def peek(self, doc_id: str) -> LiveDoc | None:
         """The live doc if it is in memory; never loads."""

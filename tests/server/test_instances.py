@@ -74,3 +74,22 @@ async def test_two_instances_fan_out_to_each_other(live_server: LiveServer, conf
                 assert r.status_code == 204
             await rep.wait_closed()
         assert rep.close_code == p.CloseCode.BAD_TOKEN
+
+
+async def test_a_tree_change_on_one_instance_closes_sockets_on_another(
+    live_server: LiveServer, config: Config
+) -> None:
+    if config.is_sqlite:
+        pytest.skip("several instances share one PostgreSQL; SQLite serves one instance")
+    team = live_server.team
+    async with serve(config) as (other_url, _other_app):
+        boss = SyncClient("boss-phone")
+        b_ws = other_url.replace("http://", "ws://")
+        async with boss.connect(f"{b_ws}/sync", live_server.tokens["manager"]):
+            await boss.wait_caught_up()
+            services = live_server.services  # instance A makes the change
+            changed = await services.accounts.set_manager(team.rep1.id, team.other_manager.id)
+            assert team.manager.id in changed
+            services.close_scope_sessions(changed, "reporting tree changed")
+            await boss.wait_closed()
+        assert boss.close_code == p.CloseCode.SCOPE_CHANGED
