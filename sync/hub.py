@@ -113,6 +113,9 @@ class LayoutRules:
         return []
 
 
+EVICT_WALK = 64  # live docs examined per eviction pass
+
+
 @dataclass(eq=False)
 class LiveDoc:
     doc_id: str
@@ -246,8 +249,11 @@ class Hub:
         now = time.monotonic()
         excess = len(self._live) - self.max_live
         drop, busy = [], []
-        for doc_id, live in self._live.items():
-            if excess <= 0 and now - live.last_used < self.idle_seconds:
+        # At most EVICT_WALK docs per call: each open adds one doc, so this catches up, and
+        # while thousands are busy (updates in flight) an open stays cheap; memory then
+        # exceeds the limit by the docs in flight, until they commit.
+        for walked, (doc_id, live) in enumerate(self._live.items()):
+            if walked >= EVICT_WALK or (excess <= 0 and now - live.last_used < self.idle_seconds):
                 break
             if live.in_flight or live.lock.locked():
                 # Busy docs must stay; moved to the recent end so that the next walk does

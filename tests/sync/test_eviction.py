@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sync.client import SyncClient
+from sync.hub import EVICT_WALK
 from tests.conftest import make_team
 
 from .harness import harness, new_id
@@ -51,3 +52,22 @@ async def test_busy_docs_are_never_evicted_and_are_not_rescanned(engine: Any) ->
             assert next(iter(h.hub._live)) != docs[0]
         await h.hub.open(new_id(), "visit")
         assert h.hub.live_count <= 3
+
+
+async def test_an_open_walks_a_bounded_number_of_busy_docs(engine: Any) -> None:
+    async with harness(engine) as h:
+        busy = [await h.hub.open(new_id(), "visit") for _ in range(3 * EVICT_WALK)]
+        h.hub.max_live = 2
+        for live in busy:
+            await live.lock.acquire()
+        try:
+            await h.hub.open(new_id(), "visit")
+            # one walk stepped over EVICT_WALK busy docs, no more
+            assert next(iter(h.hub._live)) == busy[EVICT_WALK].doc_id
+            assert h.hub.live_count == 3 * EVICT_WALK + 1  # over the limit while busy
+        finally:
+            for live in busy:
+                live.lock.release()
+        for _ in range(3 * EVICT_WALK // EVICT_WALK + 2):  # a few opens catch up
+            await h.hub.open(new_id(), "visit")
+        assert h.hub.live_count <= 2
