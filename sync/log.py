@@ -65,14 +65,18 @@ async def upsert(
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt: Any = dialect_insert(table).values(values)
+    # Parameters apart from the statement (executemany for a list): the statement compiles
+    # once and is cached, where a multi-row VALUES is keyed and compiled anew per row count.
+    stmt: Any = dialect_insert(table)
     if update_cols:
         stmt = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_cols}
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    await conn.execute(stmt)
+    if isinstance(values, list) and not values:
+        return
+    await conn.execute(stmt, values)
 
 
 # -- records in flight ------------------------------------------------------------------
