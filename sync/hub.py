@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pycrdt import Doc, Map, get_state
+from pycrdt import Doc, Map, get_update
 
 from . import protocol as p
 from .log import Append, DocMeta, Item, Log, NewDoc, Refusal, now_ms
@@ -129,8 +129,8 @@ class LiveDoc:
     in_flight: list[bytes] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
-    # Clocks that updates brought but the doc could not integrate yet (missing structs).
-    waiting: dict[int, int] | None = None
+    # Updates whose structs the doc could not integrate yet (they wait for missing ones).
+    waiting: list[bytes] | None = None
 
     @property
     def exists(self) -> bool:
@@ -338,14 +338,17 @@ class Hub:
             elif not self.policy.may_create(principal, kind):
                 return refuse(p.ErrorCode.FORBIDDEN, f"you may not create a {kind}")
             before = live.record if live.exists else None
-            known = p.decode_state_vector(live.ydoc.get_state())
+            known = live.ydoc.get_state()
             try:
                 live.ydoc.apply_update(update)
-                brings = p.decode_state_vector(get_state(update))
+                # Structs beyond what the doc held, integrated or waiting for missing ones.
+                # (An update's own state vector counts only structs from clock 0 on: empty
+                # for any incremental update, so it cannot tell.)
+                new_structs = get_update(update, known)[0] != 0
             except (ValueError, p.ProtocolError) as e:
                 return refuse(p.ErrorCode.BAD_UPDATE, f"not a valid Yjs update: {e}")
-            after, layout = self.rules.read(kind, live.ydoc, whole=self._integrating(live, brings))
-            new_structs = any(clock > known.get(client, 0) for client, clock in brings.items())
+            whole = self._integrating(live, update, new_structs)
+            after, layout = self.rules.read(kind, live.ydoc, whole=whole)
             problems = list(layout)
             if not problems:
                 related = await self.records(
@@ -410,19 +413,18 @@ class Hub:
             return asyncio.shield(fut)
 
     @staticmethod
-    def _integrating(live: LiveDoc, brings: Mapping[int, int]) -> bool:
+    def _integrating(live: LiveDoc, update: bytes, new_structs: bool) -> bool:
         """True while the doc holds structs waiting for missing ones, and on the update that
         lets them in: yrs's change events are not complete for those, so the record is then
         read whole."""
-        waiting = dict(live.waiting or {})
-        for client, clock in brings.items():
-            if clock > waiting.get(client, 0):
-                waiting[client] = clock
         had = live.waiting is not None
+        waiting = list(live.waiting or ())
+        if new_structs:
+            waiting.append(update)
         if not waiting:
             return False
-        state = p.decode_state_vector(live.ydoc.get_state())
-        left = {c: k for c, k in waiting.items() if k > state.get(c, 0)}
+        state = live.ydoc.get_state()
+        left = [u for u in waiting if get_update(u, state)[0] != 0]
         live.waiting = left or None
         return had or bool(left)
 
