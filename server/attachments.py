@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import tables as st
 from sync import tables as t
-from sync.log import Append
+from sync.log import Append, chunks
 
 from .accounts import Accounts
 from .blobs import mark_referenced
@@ -76,10 +76,8 @@ def named_blobs(engine: AsyncEngine) -> Callable[[set[str]], Awaitable[set[str]]
     async def named(hashes: set[str]) -> set[str]:
         found: set[str] = set()
         table = st.rec_attachment
-        ordered = sorted(hashes)
         async with engine.connect() as conn:
-            for i in range(0, len(ordered), 500):
-                part = ordered[i : i + 500]
+            for part in chunks(sorted(hashes)):
                 found.update(
                     r[0]
                     for r in await conn.execute(

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pycrdt import Doc
@@ -28,7 +28,7 @@ from schema.validate import validate as schema_validate
 from schema.ydoc import RecordReader, update_fields
 from sync import tables as t
 from sync.hub import Hub, Refused
-from sync.log import Append, upsert
+from sync.log import Append, chunks, upsert
 from sync.scope import SYSTEM, DocFacts, Principal
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
     if not last:
         return
     received: dict[str, int] = {}
-    for part in _chunks(list(last)):
+    for part in chunks(list(last)):
         rows = await conn.execute(
             select(t.docs.c.doc_id, t.docs.c.first_received_at).where(t.docs.c.doc_id.in_(part))
         )
@@ -144,11 +144,6 @@ async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
         assert a.record is not None
         meta = st.ProjectionMeta(a.seq, a.committed_at, received.get(doc_id, a.received_at))
         await st.project(conn, doc_id, a.kind, a.record, meta)
-
-
-def _chunks(items: list[str], n: int = 500) -> Iterable[list[str]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
 
 
 class ServerEdits:

@@ -29,7 +29,7 @@ import anyio.abc
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.blobs.local import LocalDiskStore
+from server.blobs.local import LocalDiskStore, remove_older_than
 from server.blobs.store import BlobStore, StoredObject, sha_of_key, thumb_key
 from server.blobs.tables import blob_uploaders, blob_uploads, blobs, utcnow
 from server.blobs.thumbs import THUMB_SIZES
@@ -260,16 +260,7 @@ async def collect_garbage(
 
 def _sweep_temp_files(chunk_dir: Path, ttl: timedelta) -> int:
     """Temp files of requests that died with their server (a PUT body, a thumbnail)."""
-    limit = time.time() - ttl.total_seconds()
-    removed = 0
-    for path in chunk_dir.glob("*.tmp"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
+    return remove_older_than(chunk_dir.glob("*.tmp"), time.time() - ttl.total_seconds())
 
 
 class GarbageCollector:

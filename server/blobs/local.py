@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,17 +125,8 @@ class LocalDiskStore:
         ``before``."""
 
         def sweep() -> int:
-            removed = 0
             limit = before.timestamp()
-            for leaf in self._leaves():
-                for path in leaf.glob(".tmp-*"):
-                    try:
-                        if path.stat().st_mtime < limit:
-                            path.unlink()
-                            removed += 1
-                    except FileNotFoundError:
-                        pass
-            return removed
+            return sum(remove_older_than(leaf.glob(".tmp-*"), limit) for leaf in self._leaves())
 
         return await anyio.to_thread.run_sync(sweep)
 
@@ -165,3 +156,17 @@ def _subdirs(path: Path) -> list[Path]:
         for e in entries
         if len(e.name) == 2 and all(c in "0123456789abcdef" for c in e.name) and e.is_dir()
     ]
+
+
+def remove_older_than(paths: Iterable[Path], limit: float) -> int:
+    """Unlink the files last written before `limit` (a POSIX time); returns how many. A file
+    gone meanwhile is no error. Blocking: run it in a worker thread."""
+    removed = 0
+    for path in paths:
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
