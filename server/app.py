@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,9 +71,7 @@ class Services:
         """Close the revoked tokens' sockets here, and on every other instance."""
         self.close_local_sessions(token_ids, reason)
         if self.listener is not None and token_ids:
-            task = asyncio.get_running_loop().create_task(
-                self.listener.announce_revoked(token_ids))
-            task.add_done_callback(_log_failure)
+            self._tell_other_instances(self.listener.announce_revoked(token_ids))
 
     def close_scope_sessions(self, user_ids: Iterable[str], reason: str) -> None:
         """The users' scope changed (tree, role): close their sockets here and on every other
@@ -82,9 +80,12 @@ class Services:
         users = sorted(set(user_ids))
         self.close_local_scope_sessions(users, reason)
         if self.listener is not None and users:
-            task = asyncio.get_running_loop().create_task(
-                self.listener.announce_scope_changed(users))
-            task.add_done_callback(_log_failure)
+            self._tell_other_instances(self.listener.announce_scope_changed(users))
+
+    @staticmethod
+    def _tell_other_instances(announcement: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(announcement)
+        task.add_done_callback(_log_failure)
 
     def close_local_scope_sessions(
         self, user_ids: Iterable[str], reason: str = "scope changed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ class PgListener:
         self.log = log_
         self.on_revoked = on_revoked
         self.on_scope_changed = on_scope_changed
+        self.origin = uuid.uuid4().hex  # names this instance's announcements
         self.dsn = asyncpg_dsn(url)
         self.poll_interval = poll_interval
         self._conn: Any = None
@@ -73,22 +75,29 @@ class PgListener:
         await self._conn.add_listener(SCOPE, self._scope_changed)
 
     def _revoked(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        if self.on_revoked is not None:
-            self.on_revoked([t for t in payload.split(",") if t])
+        self._ids_from_others(payload, self.on_revoked)
 
     def _scope_changed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        if self.on_scope_changed is not None:
-            self.on_scope_changed([u for u in payload.split(",") if u])
+        self._ids_from_others(payload, self.on_scope_changed)
+
+    def _ids_from_others(self, payload: str, handle: Callable[[list[str]], None] | None) -> None:
+        # This instance hears its own announcements too; it acted on them when it sent them.
+        origin, _, ids = payload.partition(" ")
+        if handle is not None and origin != self.origin:
+            handle([i for i in ids.split(",") if i])
 
     async def announce_scope_changed(self, user_ids: list[str]) -> None:
         """Tell every other instance to close these users' sockets (this one already has)."""
-        async with self.log.engine.begin() as conn:
-            await conn.execute(select(func.pg_notify(SCOPE, ",".join(user_ids))))
+        await self._announce(SCOPE, user_ids)
 
     async def announce_revoked(self, token_ids: list[str]) -> None:
-        """Tell every instance (this one too) to close these tokens' sockets."""
+        """Tell every other instance to close these tokens' sockets (this one already has)."""
+        await self._announce(REVOKED, token_ids)
+
+    async def _announce(self, channel: str, ids: list[str]) -> None:
         async with self.log.engine.begin() as conn:
-            await conn.execute(select(func.pg_notify(REVOKED, ",".join(token_ids))))
+            payload = f"{self.origin} {','.join(ids)}"
+            await conn.execute(select(func.pg_notify(channel, payload)))
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         try:
