@@ -244,14 +244,13 @@ class Hub:
     def _evict(self) -> None:
         """Drop the least recently used docs while over the limit or idle too long.
 
-        Walks from the oldest end and stops at the first doc that may stay, so the cost is
-        the number evicted (plus the busy ones skipped), not the number held."""
+        Walks from the oldest end, stops at the first doc that may stay and after at most
+        EVICT_WALK docs: each open adds one doc, so this catches up, and while thousands are
+        busy (updates in flight) an open stays cheap; memory then exceeds the limit by the
+        docs in flight, until they commit."""
         now = time.monotonic()
         excess = len(self._live) - self.max_live
         drop, busy = [], []
-        # At most EVICT_WALK docs per call: each open adds one doc, so this catches up, and
-        # while thousands are busy (updates in flight) an open stays cheap; memory then
-        # exceeds the limit by the docs in flight, until they commit.
         for walked, (doc_id, live) in enumerate(self._live.items()):
             if walked >= EVICT_WALK or (excess <= 0 and now - live.last_used < self.idle_seconds):
                 break

@@ -64,6 +64,8 @@ async def upsert(
     """INSERT ... ON CONFLICT, in the dialect at hand (SQLite or PostgreSQL)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
+    if isinstance(values, list) and not values:
+        return
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     # Parameters apart from the statement (executemany for a list): the statement compiles
     # once and is cached, where a multi-row VALUES is keyed and compiled anew per row count.
@@ -74,8 +76,6 @@ async def upsert(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    if isinstance(values, list) and not values:
-        return
     await conn.execute(stmt, values)
 
 

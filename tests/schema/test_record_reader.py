@@ -60,6 +60,24 @@ def apply_op(doc: Doc[Any], op: tuple[str, str, Any]) -> None:
         root[key] = 7  # a scalar where a Y type is declared: a layout violation
 
 
+def server_replica(origin: Doc[Any]) -> tuple[Doc[Any], RecordReader, LiveDoc]:
+    """The server's copy of `origin`, its reader after a first whole read, and the live doc
+    the hub would keep for it."""
+    server: Doc[Any] = Doc()
+    reader = RecordReader(server, KIND)
+    server.apply_update(origin.get_update())
+    assert reader.read(server) == read_record(server, KIND)
+    return server, reader, LiveDoc("visit:x", KIND, server, None)
+
+
+def apply_as_the_hub(live: LiveDoc, update: bytes) -> bool:
+    """Apply as `Hub.apply` does; whether the hub would then read the record whole (while
+    structs wait for missing ones, and on the update that lets them in)."""
+    known = live.ydoc.get_state()
+    live.ydoc.apply_update(update)
+    return Hub._integrating(live, update, get_update(update, known)[0] != 0)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     steps=st.lists(st.tuples(st.integers(0, 2), ops), min_size=1, max_size=25),
@@ -74,10 +92,7 @@ def test_reader_equals_a_whole_read_after_every_update(
         d: Doc[Any] = Doc()
         d.apply_update(origin.get_update())
         devices.append(d)
-    server: Doc[Any] = Doc()
-    reader = RecordReader(server, KIND)
-    server.apply_update(origin.get_update())
-    assert reader.read(server) == read_record(server, KIND)
+    server, reader, live = server_replica(origin)
     updates = []
     for device, op in steps:
         d = devices[device]
@@ -85,14 +100,8 @@ def test_reader_equals_a_whole_read_after_every_update(
         apply_op(d, op)
         updates.append(d.get_update(before))
     order.shuffle(updates)  # out of order: some wait for missing structs
-    live = LiveDoc("visit:x", KIND, server, None)
     for update in updates:
-        known = server.get_state()
-        server.apply_update(update)
-        # the hub's own rule: a whole read while structs wait for missing ones, and on the
-        # update that lets them in
-        whole = Hub._integrating(live, update, get_update(update, known)[0] != 0)
-        got = reader.read(server, whole=whole)
+        got = reader.read(server, whole=apply_as_the_hub(live, update))
         assert got == read_record(server, KIND)
         assert list(got[0]) == list(read_record(server, KIND)[0])  # key order
 
@@ -124,13 +133,7 @@ def test_every_order_of_one_devices_edits() -> None:
         apply_op(device, op)
         updates.append(device.get_update(before))
     for order in itertools.permutations(updates):
-        server: Doc[Any] = Doc()
-        reader = RecordReader(server, KIND)
-        server.apply_update(origin.get_update())
-        reader.read(server)
-        live = LiveDoc("visit:x", KIND, server, None)
+        server, reader, live = server_replica(origin)
         for update in order:
-            known = server.get_state()
-            server.apply_update(update)
-            whole = Hub._integrating(live, update, get_update(update, known)[0] != 0)
+            whole = apply_as_the_hub(live, update)
             assert reader.read(server, whole=whole) == read_record(server, KIND)
