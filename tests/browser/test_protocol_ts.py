@@ -7,17 +7,11 @@ installed) and feeds it every frame type the server sends; what it encodes, Pyth
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from sync import protocol as p
 
-ROOT = Path(__file__).resolve().parents[2]
-PWA = ROOT / "pwa"
+from .node import run_ts
 
 SERVER_FRAMES: list[p.Frame] = [
     p.Welcome(1, "u-1", 12345, 1 << 20),
@@ -53,7 +47,7 @@ SERVER_FRAMES: list[p.Frame] = [
 ]
 
 SCRIPT = """
-import { decode, encode } from "./protocol.ts";
+import { decode, encode } from "./src/protocol.ts";
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const b64 = (u) => Buffer.from(u).toString("base64");
 const out = { decoded: [], encoded: [], errors: [] };
@@ -77,25 +71,6 @@ console.log(JSON.stringify(out));
 
 
 def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    esbuild = PWA / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.exists():
-        pytest.skip("needs node and `npm --prefix pwa ci`")
-    (tmp_path / "protocol.ts").write_text((PWA / "src" / "protocol.ts").read_text())
-    (tmp_path / "node_modules").symlink_to(PWA / "node_modules")
-    (tmp_path / "main.ts").write_text(SCRIPT)
-    subprocess.run(
-        [
-            str(esbuild),
-            "main.ts",
-            "--bundle",
-            "--platform=node",
-            "--outfile=out.cjs",
-            "--log-level=warning",
-        ],
-        cwd=tmp_path,
-        check=True,
-    )
     frames = [base64.b64encode(p.encode(f)).decode() for f in SERVER_FRAMES]
     bad = [
         base64.b64encode(b).decode()
@@ -106,15 +81,7 @@ def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
             bytes([p.FrameType.ERROR]) + b"\x00\x00\x01x",
         )
     ]
-    run = subprocess.run(
-        [node, "out.cjs"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        input=json.dumps({"frames": frames, "bad": bad}),
-        text=True,
-    )
-    out = json.loads(run.stdout)
+    out = run_ts(tmp_path, SCRIPT, {"frames": frames, "bad": bad})
 
     got = out["decoded"]
     assert got[0] == {

@@ -10,11 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import random
-import shutil
 import struct
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -26,11 +23,10 @@ import pytest
 from sync.client import SyncClient
 
 from .conftest import PASSWORD, LiveServer, run_async
+from .node import run_ts
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-PWA = ROOT / "pwa"
 CHUNK = 256 * 1024  # DEFAULT_QUEUE_OPTIONS.chunkBytes
 
 # -- EXIF written by hand: a TIFF block in either byte order ------------------------------
@@ -184,10 +180,6 @@ def _pillow_jpeg(lat: float, lon: float, accuracy: float | None, *, size: tuple[
 
 
 def test_exif_reader_and_attachment_entry_in_node(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    esbuild = PWA / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.exists():
-        pytest.skip("needs node and `npm --prefix pwa ci`")
     pytest.importorskip("PIL")
     lat, lon = 30.274085, 120.15507
     cases = {
@@ -221,32 +213,10 @@ def test_exif_reader_and_attachment_entry_in_node(tmp_path: Path) -> None:
         "empty": b"",
         "pillow": _pillow_jpeg(lat, lon, 8.0, size=(32, 24)),
     }
-    (tmp_path / "src").symlink_to(PWA / "src")
-    (tmp_path / "node_modules").symlink_to(PWA / "node_modules")
-    (tmp_path / "main.ts").write_text(NODE_SCRIPT)
-    subprocess.run(
-        [
-            str(esbuild),
-            "main.ts",
-            "--bundle",
-            "--platform=node",
-            "--outfile=out.cjs",
-            "--log-level=warning",
-        ],
-        cwd=tmp_path,
-        check=True,
-    )
     payload = {"cases": {k: base64.b64encode(v).decode() for k, v in cases.items()}}
-    run = subprocess.run(
-        [node, "out.cjs"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        input=json.dumps(payload),
-        text=True,
-        env={"TZ": "Asia/Shanghai", "PATH": "/usr/bin:/bin"},
+    out = run_ts(
+        tmp_path, NODE_SCRIPT, payload, env={"TZ": "Asia/Shanghai", "PATH": "/usr/bin:/bin"}
     )
-    out = json.loads(run.stdout)
     got = out["cases"]
 
     assert got["le_north_east"] == {"capturedAt": T_SHANGHAI, "lat": lat, "lon": lon, "accuracy": 8}
