@@ -7,6 +7,7 @@ Filters, sorting and a stable keyset cursor; every row limited to what the calle
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,19 @@ def visible_to(principal: Principal, table: Table) -> ColumnElement[bool] | None
 
 def _row(r: Any) -> dict[str, Any]:
     return dict(r._mapping)
+
+
+def _jsonable(value: object) -> object:
+    """Projection values JSON has no type for: a calendar day is "YYYY-MM-DD", as in the doc."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class RecordsJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=_jsonable).encode("utf-8")
 
 
 def _encode_cursor(value: Any, doc_id: str) -> str:
@@ -147,7 +161,7 @@ async def list_records(request: Request) -> Response:
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = _encode_cursor(rows[-1][key], rows[-1]["doc_id"]) if more and rows else None
-    return JSONResponse({"items": rows, "next": nxt})
+    return RecordsJSON({"items": rows, "next": nxt})
 
 
 async def get_record(request: Request) -> Response:
@@ -174,7 +188,7 @@ async def get_record(request: Request) -> Response:
                 stmt = stmt.order_by(child.c[order[0]])
             children[field] = [_row(r) for r in await conn.execute(stmt)]
         history = await history_of(conn, doc_id)
-    return JSONResponse({"record": {**_row(row), **children}, "history": history})
+    return RecordsJSON({"record": {**_row(row), **children}, "history": history})
 
 
 def routes() -> list[BaseRoute]:
