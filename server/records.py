@@ -104,6 +104,33 @@ def customer_grantees(record: Mapping[str, Any], created_by: str) -> frozenset[s
     return frozenset(users)
 
 
+def grantees_before_merge(record: Mapping[str, Any], created_by: str) -> frozenset[str]:
+    """Who a merged card belonged to just before its merge: the merge sets only `merged_into`
+    on the duplicate, so its other fields still say whose it was."""
+    return customer_grantees({**record, "merged_into": None}, created_by)
+
+
+async def merged_card_survivor(
+    conn: AsyncConnection, principal: Principal, doc_id: str
+) -> str | None:
+    """The card a merged customer went into, when `principal` could see it before the merge;
+    None otherwise (not merged, absent, or never theirs: the same answer, so ids cannot be
+    probed). The one answer for the read API, the back office and `/yjs`."""
+    c, shared = st.rec_customer, st.CHILD_TABLES["customer"]["shared_with"]
+    row = (await conn.execute(
+        select(c.c.owner, c.c.created_by, c.c.security_level, c.c.merged_into)
+        .where(c.c.doc_id == doc_id))).first()
+    if row is None or not row.merged_into:
+        return None
+    users = (await conn.execute(
+        select(shared.c.user_id).where(shared.c.doc_id == doc_id))).scalars().all()
+    record = {"owner": row.owner, "security_level": row.security_level,
+              "shared_with": list(users)}
+    if not principal.sees(grantees_before_merge(record, row.created_by or "")):
+        return None
+    return str(row.merged_into)
+
+
 class RecordPolicy:
     """`sync.scope.ScopePolicy` for the CRM's records."""
 

@@ -24,6 +24,7 @@ from sync.scope import Principal
 
 from .errors import BadRequest, NotFound
 from .history import history_of
+from .records import merged_card_survivor
 
 if TYPE_CHECKING:
     from .app import Services
@@ -177,6 +178,11 @@ async def get_record(request: Request) -> Response:
         conds.append(cond)
     async with services.engine.connect() as conn:
         row = (await conn.execute(select(table).where(*conds))).first()
+        if row is None and kind == "customer" and await merged_card_survivor(
+            conn, principal, doc_id
+        ):
+            # merged since: whoever saw the card gets it, its merged_into naming the survivor
+            row = (await conn.execute(select(table).where(table.c.doc_id == doc_id))).first()
         if row is None:
             # absent and not yours look the same: ids cannot be probed
             raise NotFound(f"no {kind} {doc_id}")

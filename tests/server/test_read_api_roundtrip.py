@@ -27,8 +27,8 @@ def full_records(rep: str, other: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "visit": (samples.new_id("visit"), samples.visit(
             created_by=rep, customer_id=c, previous_visit_id=first)),
         "service": (samples.new_id("service"), samples.service(created_by=rep, customer_id=c)),
-        "deal": (deal, samples.deal(created_by=rep, customer_id=c, deal_class="lost", stage=0, probability=0,
-                                    lost_reason="预算取消")),
+        "deal": (deal, samples.deal(created_by=rep, customer_id=c, deal_class="lost",
+                                    stage=0, probability=0, lost_reason="预算取消")),
         "progress": (samples.new_id("progress"), samples.progress(
             created_by=rep, customer_id=c, deal_id=deal)),
         "_first_visit": (first, samples.visit(created_by=rep, customer_id=c)),
