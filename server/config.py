@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from schema.kinds import MAX_ATTACHMENT_BYTES
+
 from .errors import ConfigError
 
 
@@ -51,7 +53,7 @@ class Config:
     max_live_docs: int = 10_000
     compact_interval: float = 60.0
     log_retention: float = 7 * 24 * 3600.0  # seconds a raw update stays before compaction
-    blob_max_size: int = 25 * 1024 * 1024
+    blob_max_size: int = MAX_ATTACHMENT_BYTES  # the schema's limit; lower it, never raise it
     blob_gc_grace: float = 7 * 24 * 3600.0  # seconds an unreferenced blob is kept
     upload_ttl: float = 7 * 24 * 3600.0  # seconds an unfinished upload is kept
     blob_gc_interval: float = 3600.0
@@ -105,6 +107,11 @@ class Config:
             raise ConfigError(f"port {cfg.port} is out of range 1-65535")
         if cfg.blob_store not in ("local", "s3"):
             raise ConfigError(f"WAIQIN_BLOB_STORE={cfg.blob_store!r}: use 'local' or 's3'")
+        if not 0 < cfg.blob_max_size <= MAX_ATTACHMENT_BYTES:
+            # larger bytes would upload, then the record naming them would be refused
+            raise ConfigError(
+                f"WAIQIN_BLOB_MAX_SIZE={cfg.blob_max_size} must be 1 to {MAX_ATTACHMENT_BYTES}"
+                " (the schema's attachment limit)")
         if cfg.blob_store == "s3" and not cfg.s3_bucket:
             raise ConfigError("WAIQIN_BLOB_STORE=s3 needs WAIQIN_S3_BUCKET")
         return cfg

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from schema.kinds import MEDIA_TYPES
 from server.blobs.errors import CorruptMedia, MediaTypeMismatch, TooLarge, UnsupportedMediaType
 
 log = logging.getLogger("waiqin.blobs.media")
@@ -42,7 +43,8 @@ IMAGE_FORMATS = {
     "image/webp": "WEBP",
     **({"image/heic": "HEIF"} if HEIC_SUPPORTED else {}),
 }
-ACCEPTED_TYPES = frozenset({*IMAGE_FORMATS, "application/pdf"})
+# What the schema lets a record name, less what this install cannot decode (HEIC).
+ACCEPTED_TYPES = frozenset(MEDIA_TYPES) & {*IMAGE_FORMATS, "application/pdf"}
 MAX_PIXELS = 100_000_000  # a 100 MP photo is already far beyond any phone's output
 # Decoding a photo takes its full pixel buffer (6 MB for 2 MP): at most this many at once,
 # so that memory stays bounded however many uploads finish together.

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, Router
 
+from schema.kinds import MAX_ATTACHMENT_BYTES
 from server.blobs import media
 from server.blobs.errors import (
     BadId,
@@ -38,7 +39,7 @@ log = logging.getLogger("waiqin.blobs")
 
 Authenticate = Callable[[Request], Awaitable[BlobUser]]
 
-DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+DEFAULT_MAX_SIZE = MAX_ATTACHMENT_BYTES
 WRITE_BUFFER = 1024 * 1024
 # Content-addressed bytes never change; "private" because every read is rights-checked.
 IMMUTABLE = "private, max-age=31536000, immutable"
