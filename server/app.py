@@ -82,6 +82,21 @@ class Services:
         if self.listener is not None and users:
             self._tell_other_instances(self.listener.announce_scope_changed(users))
 
+    def close_device_sessions(self, devices: list[tuple[str, str]], reason: str) -> None:
+        """The (user id, device id) pairs were revoked: close their sockets here and on every
+        other instance."""
+        self.close_local_device_sessions(devices, reason)
+        if self.listener is not None and devices:
+            self._tell_other_instances(self.listener.announce_devices_revoked(devices))
+
+    def close_local_device_sessions(
+        self, devices: list[tuple[str, str]], reason: str = "this device was revoked"
+    ) -> None:
+        for key in devices:
+            for sub in self.hub.sessions_of(key[0]):
+                if sub.device_key == key:
+                    sub.close_soon(p.CloseCode.DEVICE_REVOKED, reason)
+
     @staticmethod
     def _tell_other_instances(announcement: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(announcement)
@@ -295,7 +310,8 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                     if shared:
                         services.listener = await stack.enter_async_context(PgListener(
                             log_, config.database, on_revoked=services.close_local_sessions,
-                            on_scope_changed=services.close_local_scope_sessions))
+                            on_scope_changed=services.close_local_scope_sessions,
+                            on_devices_revoked=services.close_local_device_sessions))
                     await stack.enter_async_context(Compactor(
                         log_,
                         interval=config.compact_interval,
@@ -310,7 +326,9 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
             await engine.dispose()
 
     app = Starlette(
-        routes=[*routes(), Mount("", app=blob_router)],
+        # Beside the other routes, not in a Mount(""): a mount matches every path, so a known
+        # path asked with a method it does not take got the mount's 404 instead of a 405.
+        routes=[*routes(), *blob_router.routes],
         lifespan=lifespan,
         exception_handlers={
             HTTPError: handle_http_error,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "waiqin_log"
 REVOKED = "waiqin_revoked"  # token ids whose sockets every instance must close
 SCOPE = "waiqin_scope"  # user ids whose scope changed: every instance closes their sockets
+DEVICES = "waiqin_devices"  # (user id, device id) pairs revoked: every instance closes them
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -41,11 +43,13 @@ class PgListener:
         *,
         on_revoked: Callable[[list[str]], None] | None = None,
         on_scope_changed: Callable[[list[str]], None] | None = None,
+        on_devices_revoked: Callable[[list[tuple[str, str]]], None] | None = None,
         poll_interval: float = 5.0,
     ) -> None:
         self.log = log_
         self.on_revoked = on_revoked
         self.on_scope_changed = on_scope_changed
+        self.on_devices_revoked = on_devices_revoked
         self.origin = uuid.uuid4().hex  # names this instance's announcements
         self.dsn = asyncpg_dsn(url)
         self.poll_interval = poll_interval
@@ -73,12 +77,25 @@ class PgListener:
         await self._conn.add_listener(CHANNEL, self._notified)
         await self._conn.add_listener(REVOKED, self._revoked)
         await self._conn.add_listener(SCOPE, self._scope_changed)
+        await self._conn.add_listener(DEVICES, self._devices_revoked)
 
     def _revoked(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._ids_from_others(payload, self.on_revoked)
 
     def _scope_changed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._ids_from_others(payload, self.on_scope_changed)
+
+    def _devices_revoked(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        # device ids are the device's own choice: JSON, not a comma list
+        origin, _, body = payload.partition(" ")
+        if self.on_devices_revoked is None or origin == self.origin:
+            return
+        try:
+            pairs = [(str(u), str(d)) for u, d in json.loads(body)]
+        except (ValueError, TypeError):
+            log.warning("ignoring a malformed notification on %s: %r", channel, payload[:80])
+            return
+        self.on_devices_revoked(pairs)
 
     def _ids_from_others(self, payload: str, handle: Callable[[list[str]], None] | None) -> None:
         # This instance hears its own announcements too; it acted on them when it sent them.
@@ -94,10 +111,16 @@ class PgListener:
         """Tell every other instance to close these tokens' sockets (this one already has)."""
         await self._announce(REVOKED, token_ids)
 
+    async def announce_devices_revoked(self, devices: list[tuple[str, str]]) -> None:
+        """Tell every other instance to close these devices' sockets (this one already has)."""
+        await self._notify(DEVICES, json.dumps([list(d) for d in devices], ensure_ascii=False))
+
     async def _announce(self, channel: str, ids: list[str]) -> None:
+        await self._notify(channel, ",".join(ids))
+
+    async def _notify(self, channel: str, body: str) -> None:
         async with self.log.engine.begin() as conn:
-            payload = f"{self.origin} {','.join(ids)}"
-            await conn.execute(select(func.pg_notify(channel, payload)))
+            await conn.execute(select(func.pg_notify(channel, f"{self.origin} {body}")))
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         try:

@@ -168,9 +168,7 @@ async def user_action(request: Request) -> Response:
                 raise NotFound("no such device, or already revoked")
             await audit(conn, "admin.device.revoke", user_id=v.user.id, target=user.id,
                         device_id=device_id)
-        for sub in svc.hub.sessions_of(user.id):
-            if sub.device_key == (user.id, device_id):
-                sub.close_soon(p.CloseCode.DEVICE_REVOKED, "this device was revoked")
+        svc.close_device_sessions([(user.id, device_id)], "this device was revoked")
     elif action == "reassign":
         to = await svc.accounts.get(form.get("to", ""))
         if to is None or to.disabled_at is not None or to.id == user.id:

@@ -128,6 +128,12 @@ async def login(url: str, user: str, password: str) -> AsyncIterator[httpx.Async
         yield http
 
 
+async def post_form(http: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
+    """A back-office form post with the session's CSRF token."""
+    page = await http.get("/admin/")
+    return await http.post(path, data={"csrf": csrf_of(page.text), **data})
+
+
 def csrf_of(html: str) -> str:
     m = CSRF_RE.search(html)
     assert m, "no CSRF token in the page"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 
-import httpx
 import openpyxl
 import pytest
 from sqlalchemy import select
@@ -14,15 +13,10 @@ from sqlalchemy import select
 from schema import tables as st
 from sync import protocol as p
 from sync.client import SyncClient
-from tests.backoffice.seed import csrf_of, login, seed
+from tests.backoffice.seed import login, post_form, seed
 from tests.conftest import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.asyncio
-
-
-async def _post(http: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
-    page = await http.get("/admin/")
-    return await http.post(path, data={"csrf": csrf_of(page.text), **data})
 
 
 async def test_only_admins_administer(live_server: LiveServer) -> None:
@@ -32,9 +26,9 @@ async def test_only_admins_administer(live_server: LiveServer) -> None:
             assert (await http.get("/admin/users")).status_code == 403
             assert (await http.get(f"/admin/users/{rep2.id}")).status_code == 403
             assert (await http.get("/admin/users.csv")).status_code == 403
-            r = await _post(http, f"/admin/users/{rep2.id}/disable")
+            r = await post_form(http, f"/admin/users/{rep2.id}/disable")
             assert r.status_code == 403
-            r = await _post(http, "/admin/users", login="x1", password="x" * 10, role="admin")
+            r = await post_form(http, "/admin/users", login="x1", password="x" * 10, role="admin")
             assert r.status_code == 403
     assert (await live_server.services.accounts.get(rep2.id)).disabled_at is None
     async with login(live_server.url, "rep1", PASSWORD) as http:
@@ -50,29 +44,31 @@ async def test_users_passwords_roles_managers_and_the_audit_trail(
     async with login(live_server.url, "admin", PASSWORD) as http:
         r = await http.get("/admin/users")
         assert r.status_code == 200 and "rep1" in r.text and "manager_b" in r.text
-        r = await _post(http, "/admin/users", login="rep9", name="新人", password="first-pass-9",
-                        role="rep", manager_id=team.manager.id)
+        r = await post_form(http, "/admin/users", login="rep9", name="新人",
+                            password="first-pass-9", role="rep", manager_id=team.manager.id)
         assert r.status_code == 303
         new = await accounts.by_login("rep9")
         assert new is not None and new.manager_id == team.manager.id and new.name == "新人"
         assert (await http.get(f"/admin/users/{new.id}")).status_code == 200
-        r = await _post(http, "/admin/users", login="rep9", password="first-pass-9", role="rep")
+        r = await post_form(http, "/admin/users", login="rep9", password="first-pass-9", role="rep")
         assert r.status_code == 409  # the login is taken
-        r = await _post(http, f"/admin/users/{new.id}/password", password="second-pass-9")
+        r = await post_form(http, f"/admin/users/{new.id}/password", password="second-pass-9")
         assert r.status_code == 303
         with pytest.raises(Exception):  # noqa: B017 - Unauthorized
             await accounts.login("rep9", "first-pass-9")
         await accounts.login("rep9", "second-pass-9")
-        r = await _post(http, f"/admin/users/{new.id}/password", password="short")
+        r = await post_form(http, f"/admin/users/{new.id}/password", password="short")
         assert r.status_code == 400
-        r = await _post(http, f"/admin/users/{new.id}/role", role="engineer")
+        r = await post_form(http, f"/admin/users/{new.id}/role", role="engineer")
         assert (await accounts.get(new.id)).role == "engineer"
-        r = await _post(http, f"/admin/users/{new.id}/role", role="king")
+        r = await post_form(http, f"/admin/users/{new.id}/role", role="king")
         assert r.status_code == 400
-        r = await _post(http, f"/admin/users/{new.id}/manager", manager_id=team.other_manager.id)
+        r = await post_form(http, f"/admin/users/{new.id}/manager",
+                            manager_id=team.other_manager.id)
         assert (await accounts.get(new.id)).manager_id == team.other_manager.id
         # a cycle in the tree is refused
-        r = await _post(http, f"/admin/users/{team.manager.id}/manager", manager_id=team.rep1.id)
+        r = await post_form(http, f"/admin/users/{team.manager.id}/manager",
+                            manager_id=team.rep1.id)
         assert r.status_code == 400
         assert (await http.get("/admin/users/nobody")).status_code == 404
         r = await http.get("/admin/users.csv?lang=en")
@@ -119,16 +115,16 @@ async def test_disable_and_revoke_device_close_live_sockets(live_server: LiveSer
         async with login(live_server.url, "admin", PASSWORD) as http:
             page = await http.get(f"/admin/users/{team.engineer.id}")
             assert "tablet-engineer" in page.text and "laptop-engineer" in page.text
-            r = await _post(http, f"/admin/users/{team.engineer.id}/revoke-device",
-                            device_id="tablet-engineer")
+            r = await post_form(http, f"/admin/users/{team.engineer.id}/revoke-device",
+                                device_id="tablet-engineer")
             assert r.status_code == 303
             await tablet.wait_closed()
             assert tablet.close_code == p.CloseCode.DEVICE_REVOKED
             assert other.connected  # only that device
-            r = await _post(http, f"/admin/users/{team.engineer.id}/revoke-device",
-                            device_id="tablet-engineer")
+            r = await post_form(http, f"/admin/users/{team.engineer.id}/revoke-device",
+                                device_id="tablet-engineer")
             assert r.status_code == 404  # already revoked
-            r = await _post(http, f"/admin/users/{team.rep2.id}/disable")
+            r = await post_form(http, f"/admin/users/{team.rep2.id}/disable")
             assert r.status_code == 303
             await phone.wait_closed()
             assert phone.close_code == p.CloseCode.BAD_TOKEN
@@ -145,10 +141,10 @@ async def test_reassign_a_departed_reps_customers(live_server: LiveServer) -> No
     s = await seed(live_server)
     team = live_server.team
     async with login(live_server.url, "admin", PASSWORD) as http:
-        r = await _post(http, f"/admin/users/{team.rep1.id}/reassign", to=team.rep1.id)
+        r = await post_form(http, f"/admin/users/{team.rep1.id}/reassign", to=team.rep1.id)
         assert r.status_code == 400
-        r = await _post(http, f"/admin/users/{team.rep1.id}/disable")
-        r = await _post(http, f"/admin/users/{team.rep1.id}/reassign", to=team.rep2.id)
+        r = await post_form(http, f"/admin/users/{team.rep1.id}/disable")
+        r = await post_form(http, f"/admin/users/{team.rep1.id}/reassign", to=team.rep2.id)
         assert r.status_code == 303 and "reassign%3A1" in r.headers["location"]
     await live_server.services.edits.settle()
     engine = live_server.services.engine

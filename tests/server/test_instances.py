@@ -11,7 +11,8 @@ from schema.ydoc import update_fields, write_record
 from server.config import Config
 from sync import protocol as p
 from sync.client import SyncClient
-from tests.conftest import LiveServer, serve
+from tests.backoffice.seed import login, post_form
+from tests.conftest import PASSWORD, LiveServer, serve
 from tests.factories import new_customer
 
 pytestmark = pytest.mark.asyncio
@@ -93,3 +94,26 @@ async def test_a_tree_change_on_one_instance_closes_sockets_on_another(
             services.close_scope_sessions(changed, "reporting tree changed")
             await boss.wait_closed()
         assert boss.close_code == p.CloseCode.SCOPE_CHANGED
+
+
+async def test_revoking_a_device_on_one_instance_closes_it_on_another(
+    live_server: LiveServer, config: Config
+) -> None:
+    if config.is_sqlite:
+        pytest.skip("several instances share one PostgreSQL; SQLite serves one instance")
+    team = live_server.team
+    async with serve(config) as (other_url, _other_app):
+        b_ws = other_url.replace("http://", "ws://")
+        tablet, phone = SyncClient("tablet-rep1"), SyncClient("phone-rep1")
+        async with tablet.connect(f"{b_ws}/sync", live_server.tokens["rep1"]), phone.connect(
+            f"{b_ws}/sync", live_server.tokens["rep1"]
+        ):
+            await tablet.wait_caught_up()
+            await phone.wait_caught_up()
+            async with login(live_server.url, "admin", PASSWORD) as http:  # instance A
+                r = await post_form(http, f"/admin/users/{team.rep1.id}/revoke-device",
+                                    device_id="tablet-rep1")
+                assert r.status_code == 303
+            await tablet.wait_closed()
+            assert tablet.close_code == p.CloseCode.DEVICE_REVOKED
+            assert phone.connected  # only that device, on the other instance too
