@@ -432,26 +432,29 @@ async def test_a_second_patch_while_one_is_writing_is_locked_out(server: BlobSer
     data = jpeg(800, 600)
     release = asyncio.Event()
 
-    async def slow_body():  # type: ignore[no-untyped-def]
+    async def held_body():  # type: ignore[no-untyped-def]
         yield data[:1000]
-        await release.wait()
+        await release.wait()  # the test's barrier: the first PATCH holds the upload until set
         yield data[1000:]
 
-    async with client(server) as c:
+    async with client(server) as c, client(server) as other:
         location = (await create(c, data)).headers["location"]
-        first = asyncio.create_task(
-            c.patch(
-                location,
-                content=slow_body(),
-                headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
-            )
-        )
-        async with client(server) as other:
-            for _ in range(500):  # until the first PATCH holds the upload
-                second = await patch(other, location, 0, data)
-                if second.status_code == 423:
+        second = None
+        while second is None:
+            first = asyncio.create_task(c.patch(location, content=held_body(), headers={
+                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+            # Probe with an empty PATCH, which changes nothing whoever holds the upload, until
+            # the first one is seen holding it. Had a probe come first, the first PATCH itself
+            # was locked out: start it again.
+            while not first.done():
+                probe = await patch(other, location, 0, b"")
+                if probe.status_code == 423:
+                    second = await patch(other, location, 0, data)
                     break
-            assert_error(second, 423, "upload_locked")
+                assert probe.status_code == 204 and probe.headers["upload-offset"] == "0"
+            else:
+                assert_error(first.result(), 423, "upload_locked")
+        assert_error(second, 423, "upload_locked")
         release.set()
         r = await first
         assert r.status_code == 204 and r.headers["upload-offset"] == str(len(data))
