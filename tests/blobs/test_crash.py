@@ -75,10 +75,9 @@ async def test_upload_resumes_after_the_server_is_killed_mid_patch(
         )
     )
     # Wait until the server has vouched for some of those bytes mid-PATCH...
-    for _ in range(1000):
-        if await offset_of(srv, location) > first:
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(120):  # a bound on the condition, not a race against it
+        while await offset_of(srv, location) <= first:  # noqa: ASYNC110 - polls another process
+            await asyncio.sleep(0.01)
     checkpointed = await offset_of(srv, location)
     assert first < checkpointed <= sent
 
