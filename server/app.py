@@ -42,6 +42,8 @@ from .ws import sync_endpoint, yjs_endpoint
 
 log = logging.getLogger(__name__)
 
+SETTLE_ON_EXIT = 3.0  # seconds the lifespan's exit waits for the server's own edits
+
 
 @dataclass
 class Services:
@@ -317,10 +319,17 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                         interval=config.compact_interval,
                         retention_ms=int(config.log_retention * 1000),
                     ))
+                    await stack.enter_async_context(duplicates)  # its background finder
                     yield
                 for sub in hub.subscribers():
                     sub.close_soon(p.CloseCode.GOING_AWAY, "server shutting down")
-                await edits.settle()
+                # Bounded, so that SIGTERM stops the server in seconds whatever is queued:
+                # what is cut short is redone from the finder's cursor at the next start.
+                try:
+                    await asyncio.wait_for(asyncio.shield(edits.settle()), SETTLE_ON_EXIT)
+                except TimeoutError:
+                    log.warning("stopping with server edits still running after %s s",
+                                SETTLE_ON_EXIT)
         finally:
             await store.aclose()
             await engine.dispose()

@@ -5,7 +5,8 @@ created earliest survives, later ones are merged into it, and the survivor goes 
 earliest card's creator. "Created" is the device's claim corrected for the device's clock
 offset and clamped into [its last contact before the record was made, the server's first
 receipt]; ties go to the lower doc id. Merely similar cards become candidates for the back
-office. Every merge is audited and can be undone. The rule in full: docs/duplicates.md.
+office, found off the request and sync paths by `server.similar.CandidateFinder`. Every
+merge is audited and can be undone. The rule in full: docs/duplicates.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import heapq
 import hmac
 import json
 import logging
@@ -21,19 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Doc
-from rapidfuzz import fuzz, process
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema import tables as st
-from schema.names import (
-    SIMILAR_THRESHOLD,
-    canonical_name,
-    check_credit_code,
-    index_key,
-    normalize_name,
-    normalize_phone,
-)
+from schema.names import canonical_name, check_credit_code, index_key, normalize_phone
 from schema.ydoc import update_fields
 from sync import tables as t
 from sync.hub import Hub
@@ -44,6 +37,7 @@ from . import tables as tt
 from .accounts import audit
 from .errors import BadRequest, Conflict, NotFound
 from .records import ServerEdits, children_of
+from .similar import CandidateFinder, Directory
 
 log = logging.getLogger(__name__)
 
@@ -97,64 +91,6 @@ def _empty(v: Any) -> bool:
     return v is None or v == "" or v == [] or v == {}
 
 
-@dataclass(slots=True)
-class _Entry:
-    doc_id: str
-    name: str
-    name_key: str
-    phone: str
-    address: str
-    code: str
-    owner: str
-    credit_code: str
-
-
-class Directory:
-    """Live customers in memory for lookups, brought up to date incrementally (by the
-    projection's sequence numbers) on every use."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._by_id: dict[str, _Entry] = {}
-        self.entries: list[_Entry] = []
-        self.owner_names: dict[str, str] = {}
-        self._seq = 0
-        self._lock = asyncio.Lock()
-
-    async def current(self) -> list[_Entry]:
-        async with self._lock:
-            c = st.rec_customer
-            async with self.engine.connect() as conn:
-                rows = list(await conn.execute(
-                    select(c.c.seq, c.c.doc_id, c.c.name, c.c.name_key, c.c.phone, c.c.address,
-                           c.c.code, c.c.owner, c.c.credit_code, c.c.merged_into)
-                    .where(c.c.seq > self._seq).order_by(c.c.seq)
-                ))
-                if rows or not self.owner_names:
-                    users = await conn.execute(select(tt.users.c.id, tt.users.c.name))
-                    self.owner_names = {u.id: u.name for u in users}
-            if rows:
-                for r in rows:
-                    if r.merged_into:
-                        self._by_id.pop(r.doc_id, None)
-                        continue
-                    self._by_id[r.doc_id] = _Entry(
-                        r.doc_id, r.name or "", r.name_key or "", _safe_phone(r.phone),
-                        _norm_address(r.address), r.code or "", r.owner or "",
-                        (r.credit_code or "").upper())
-                self._seq = rows[-1].seq
-                self.entries = list(self._by_id.values())
-            return self.entries
-
-
-def _safe_phone(v: str | None) -> str:
-    return normalize_phone(v) if v else ""
-
-
-def _norm_address(v: str | None) -> str:
-    return normalize_name(v) if v else ""
-
-
 class Duplicates:
     """Everything about duplicate customers; reached as `services.duplicates`."""
 
@@ -164,8 +100,17 @@ class Duplicates:
         self.engine = hub.log.engine
         self.index_secret = hmac.new(secret, b"waiqin duplicate index", hashlib.sha256).digest()
         self.directory = Directory(self.engine)
+        self.finder = CandidateFinder(self.directory, resolve=self.check)
         self._lock = asyncio.Lock()  # one resolution or merge at a time in this process
         self._checking: set[str] = set()
+
+    async def __aenter__(self) -> Duplicates:
+        """Start finding likely duplicates in the background (the app's lifespan)."""
+        await self.finder.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.finder.__aexit__(*exc)
 
     # -- while typing -------------------------------------------------------------------
 
@@ -187,32 +132,26 @@ class Duplicates:
                 code_n = check_credit_code(credit_code)
             except ValueError as exc:
                 raise BadRequest(str(exc), field="credit_code") from None
-        entries = await self.directory.current()
+        directory = self.directory
+        await directory.refresh()
         found: dict[str, tuple[str, float]] = {}
-        for e in entries:
-            if key and e.name_key == key:
-                found.setdefault(e.doc_id, ("same_name", 1.0))
-            elif code_n and e.credit_code == code_n:
-                found.setdefault(e.doc_id, ("same_credit_code", 1.0))
-            elif phone_n and len(phone_n) >= 7 and e.phone == phone_n:
-                found.setdefault(e.doc_id, ("same_phone", 1.0))
-        if key:
-            keys = [e.name_key for e in entries]
-            for _, score, i in process.extract(key, keys, scorer=fuzz.ratio, limit=limit * 2,
-                                               score_cutoff=SIMILAR_THRESHOLD * 100):
-                found.setdefault(entries[i].doc_id, ("similar_name", round(score / 100, 3)))
-        by_id = {e.doc_id: e for e in entries}
-        ranked = sorted(found.items(), key=lambda kv: (kv[1][0] == "similar_name", -kv[1][1]))
-        return [
-            {
-                "name": by_id[d].name,
-                "code": by_id[d].code,
-                "owner_name": self.directory.owner_names.get(by_id[d].owner, ""),
-                "match": match,
-                "score": score,
-            }
-            for d, (match, score) in ranked[:limit]
-        ]
+        for field, value, match in (("name_key", key, "same_name"),
+                                    ("credit_code", code_n, "same_credit_code"),
+                                    ("phone", phone_n if len(phone_n) >= 7 else "", "same_phone")):
+            for d in heapq.nsmallest(limit, directory.same(field, value)):
+                found.setdefault(d, (match, 1.0))
+        for m in directory.names.similar(key, limit=limit):
+            found.setdefault(m.doc_id, ("similar_name", m.score))
+        ranked = sorted(found.items(),
+                        key=lambda kv: (kv[1][0] == "similar_name", -kv[1][1], kv[0]))
+        out = []
+        for d, (match, score) in ranked[:limit]:
+            e = directory.get(d)
+            assert e is not None
+            out.append({"name": e.name, "code": e.code,
+                        "owner_name": directory.owner_names.get(e.owner, ""),
+                        "match": match, "score": score})
+        return out
 
     async def index_page(self, cursor: int, limit: int = 5000) -> dict[str, Any]:
         """One page of the offline index: customers changed after `cursor`, as keyed hashes.
@@ -263,12 +202,13 @@ class Duplicates:
             if a.record is None:
                 continue
             if a.kind == "customer":
+                self.finder.wake()
                 if a.redirect and a.user_id != SYSTEM.user_id:
                     self.edits.spawn(self._carry_over(a))
                 elif not a.redirect and self._identity_changed(a):
                     if a.doc_id not in self._checking:
                         self._checking.add(a.doc_id)
-                        self.edits.spawn(self._check_soon(a.doc_id))
+                        self.edits.spawn(self._check_soon(a.doc_id, a.seq))
             else:
                 customer_id = a.record.get("customer_id")
                 if not isinstance(customer_id, str):
@@ -285,11 +225,14 @@ class Duplicates:
         return any(before.get(f) != a.record.get(f)
                    for f in ("name", "credit_code", "phone", "address"))
 
-    async def _check_soon(self, doc_id: str) -> None:
+    async def _check_soon(self, doc_id: str, seq: int) -> None:
         try:
             await self.check(doc_id)
         finally:
             self._checking.discard(doc_id)
+        # The commit's follow-up ends when its candidates are recorded too, so that
+        # `ServerEdits.settle` covers them; the finder releases every waiter when it stops.
+        await self.finder.examined(seq)
 
     async def _follow_redirect(self, doc_id: str, kind: str, customer_id: str) -> None:
         """A record written for a customer that was merged meanwhile joins the survivor."""
@@ -373,11 +316,11 @@ class Duplicates:
                 same = [r[0] for r in await conn.execute(
                     select(c.c.doc_id).where(or_(*conds), c.c.merged_into.is_(None),
                                              c.c.doc_id != doc_id))]
-                dismissed = await self._dismissed(conn, doc_id)
-            same = [d for d in same if d not in dismissed]
+                if same:  # the usual case has none: then no need to read the dismissals
+                    dismissed = await self._dismissed(conn, doc_id)
+                    same = [d for d in same if d not in dismissed]
             if not same:
-                await self._record_candidates(doc_id, rec)
-                return None
+                return None  # likely duplicates are the finder's: off this path
             group = sorted([doc_id, *same])
             times = await self.created(group)
             survivor: str = min(group, key=lambda d: (times[d].effective, d))
@@ -399,35 +342,6 @@ class Duplicates:
             )
         )
         return {b if a == doc_id else a for a, b in rows}
-
-    async def _record_candidates(self, doc_id: str, rec: Mapping[str, Any]) -> None:
-        key = canonical_name(rec["name"]) if isinstance(rec.get("name"), str) else ""
-        phone = _safe_phone(rec.get("phone"))
-        address = _norm_address(rec.get("address"))
-        found: dict[str, tuple[str, float]] = {}
-        entries = await self.directory.current()
-        for e in entries:
-            if e.doc_id == doc_id:
-                continue
-            if phone and len(phone) >= 7 and e.phone == phone:
-                found.setdefault(e.doc_id, ("same_phone", 1.0))
-            elif address and len(address) >= 6 and e.address == address:
-                found.setdefault(e.doc_id, ("same_address", 1.0))
-        if key:
-            others = [e for e in entries if e.doc_id != doc_id and e.name_key]
-            for _, score, i in process.extract(key, [e.name_key for e in others],
-                                               scorer=fuzz.ratio, limit=20,
-                                               score_cutoff=SIMILAR_THRESHOLD * 100):
-                found.setdefault(others[i].doc_id, ("similar_name", round(score / 100, 3)))
-        if not found:
-            return
-        async with self.engine.begin() as conn:
-            await upsert(conn, tt.duplicate_candidates, [
-                {"doc_a": min(doc_id, other), "doc_b": max(doc_id, other), "reason": reason,
-                 "score": score, "created_at": now_ms(), "status": "open",
-                 "decided_by": None, "decided_at": None}
-                for other, (reason, score) in found.items()
-            ], ["doc_a", "doc_b"])
 
     # -- merge and undo -------------------------------------------------------------------
 
