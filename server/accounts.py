@@ -11,14 +11,27 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sync.log import mark_reset, now_ms
 from sync.scope import Principal, ancestors, subtree
 
 from . import tables as t
-from .errors import BadRequest, Conflict, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, HTTPError, NotFound, Unauthorized
+
+# Password guessing: past either count of failures within the window, passwords are not
+# even tried until the window has passed. The address limit stops one client trying a
+# few passwords on each of many accounts; it is higher, as an office shares one address.
+FAILURE_WINDOW_MS = 15 * 60 * 1000
+MAX_ACCOUNT_FAILURES = 10
+MAX_ADDRESS_FAILURES = 30
+
+
+class TooManyAttempts(HTTPError):
+    status = 429
+    code = "too_many_attempts"
+
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("waiqin-timing-equaliser")
@@ -208,7 +221,13 @@ class Accounts:
 
     # -- sessions and tokens ----------------------------------------------------------------
 
-    async def login(self, login: str, password: str, *, label: str = "") -> tuple[str, User]:
+    async def login(
+        self, login: str, password: str, *, label: str = "", address: str = ""
+    ) -> tuple[str, User]:
+        """A token for the right password; TooManyAttempts while this account or this client
+        address (empty: unknown, not counted) has failed too often lately."""
+        login, address = login[:200], address[:64]
+        await self._check_throttle(login, address)
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t.users).where(t.users.c.login == login))).first()
         try:
@@ -217,12 +236,39 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or row is None or row.disabled_at is not None:
+            now = now_ms()
             async with self.engine.begin() as conn:
-                await audit(conn, "login.fail", user_id=row.id if row else None, login=login)
+                await conn.execute(insert(t.login_failures).values(
+                    at=now, login=login, address=address))
+                # nothing older than the window is ever read again
+                await conn.execute(delete(t.login_failures).where(
+                    t.login_failures.c.at < now - FAILURE_WINDOW_MS))
+                await audit(conn, "login.fail", user_id=row.id if row else None, login=login,
+                            address=address)
             raise Unauthorized("wrong login or password", code="bad_credentials")
         user = _user(row)
         token = await self.issue_token(user.id, label=label)
         return token, user
+
+    async def _check_throttle(self, login: str, address: str) -> None:
+        f = t.login_failures
+        since = now_ms() - FAILURE_WINDOW_MS
+        async with self.engine.connect() as conn:
+            by_login = await conn.scalar(select(func.count()).select_from(f).where(
+                f.c.login == login, f.c.at >= since))
+            by_address = 0
+            if address:
+                by_address = await conn.scalar(select(func.count()).select_from(f).where(
+                    f.c.address == address, f.c.at >= since)) or 0
+        minutes = FAILURE_WINDOW_MS // 60_000
+        if int(by_login or 0) >= MAX_ACCOUNT_FAILURES:
+            raise TooManyAttempts(
+                f"too many failed logins for {login!r}; try again in {minutes} minutes",
+                scope="account", retry_after_s=FAILURE_WINDOW_MS // 1000)
+        if int(by_address) >= MAX_ADDRESS_FAILURES:
+            raise TooManyAttempts(
+                f"too many failed logins from {address}; try again in {minutes} minutes",
+                scope="address", retry_after_s=FAILURE_WINDOW_MS // 1000)
 
     async def issue_token(self, user_id: str, *, label: str = "") -> str:
         token = secrets.token_urlsafe(32)

@@ -153,7 +153,8 @@ async def create_session(request: Request) -> Response:
         raise BadRequest("'password' is required", field="password")
     services: Services = request.app.state.services
     label = str(body.get("device", ""))[:200]
-    token, user = await services.accounts.login(login, password, label=label)
+    address = request.client.host if request.client else ""
+    token, user = await services.accounts.login(login, password, label=label, address=address)
     return JSONResponse({"token": token, "user": user.public()}, status_code=201)
 
 

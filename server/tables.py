@@ -63,6 +63,20 @@ audit = Table(
     Index("ix_audit_action_at", "action", "at"),
 )
 
+# Failed logins, for throttling password guessing per account and per client address.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("login", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Index("ix_login_failures_login_at", "login", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
+    Index("ix_login_failures_at", "at"),
+)
+
 # Who changed which field of which record when, from which device: written in the commit
 # transaction, so it outlives the compaction of the raw updates.
 field_history = Table(

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,9 +28,6 @@ SESSION_COOKIE = "wq_admin"
 CSRF_COOKIE = "wq_csrf"
 LANG_COOKIE = "wq_lang"
 SESSION_TTL_MS = 12 * 3600 * 1000  # a back-office session lasts a working day
-# Password guessing: after this many failures for one account within the window, the
-# back office stops trying the password until the window has passed.
-MAX_FAILURES, FAILURE_WINDOW_MS = 10, 15 * 60 * 1000
 LABEL = "backoffice"
 
 
@@ -71,7 +68,8 @@ def _secure(request: Request) -> bool:
 async def start_session(request: Request, response: Response, login: str, password: str) -> User:
     """Check the password, issue a token for the back office and set the cookie."""
     accounts: Accounts = _services(request).accounts
-    token, user = await accounts.login(login, password, label=LABEL)
+    address = request.client.host if request.client else ""
+    token, user = await accounts.login(login, password, label=LABEL, address=address)
     async with accounts.engine.begin() as conn:
         # Shorter than a device token: nobody carries a back office in their pocket.
         await conn.execute(
@@ -84,21 +82,6 @@ async def start_session(request: Request, response: Response, login: str, passwo
         path=request.scope.get("root_path", "") or "/",
     )
     return user
-
-
-async def locked_out(accounts: Accounts, login: str) -> bool:
-    """Too many failed logins for this account lately (counted from the audit trail)."""
-    user = await accounts.by_login(login)
-    if user is None:
-        return False
-    async with accounts.engine.connect() as conn:
-        n = await conn.scalar(
-            select(func.count()).select_from(t.audit).where(
-                t.audit.c.action == "login.fail", t.audit.c.user_id == user.id,
-                t.audit.c.at >= now_ms() - FAILURE_WINDOW_MS,
-            )
-        )
-    return int(n or 0) >= MAX_FAILURES
 
 
 async def end_session(request: Request, response: Response) -> None:

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from schema import tables as st
 from schema.kinds import get_kind
 from server import tables as t
+from server.accounts import TooManyAttempts
 from server.attachments import BlobRights
 from server.errors import NotFound, Unauthorized
 from server.history import history_of
@@ -26,7 +27,6 @@ from .auth import (
     check_csrf,
     end_session,
     language,
-    locked_out,
     start_session,
     viewer,
 )
@@ -65,14 +65,14 @@ async def login_submit(request: Request) -> Response:
                             status=403)
     response = see_other(request, "/")
     response.headers["location"] = _safe_next(request, form.get("next"))
-    if await locked_out(services(request).accounts, form.get("login", "")):
+    try:
+        await start_session(request, response, form.get("login", ""), form.get("password", ""))
+    except TooManyAttempts:
         return await render(request, "login.html", {
             "next": form.get("next", ""), "login": form.get("login", ""),
             "error": gettext(language(request),
                              "Too many failed attempts; try again in 15 minutes."),
         }, status=429)
-    try:
-        await start_session(request, response, form.get("login", ""), form.get("password", ""))
     except Unauthorized:
         return await render(request, "login.html", {
             "next": form.get("next", ""),
