@@ -180,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic's own INFO lines (plugins set up, the DDL mode) say nothing to an operator;
+    # server.db logs the one line that does: which migrations ran.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, **kw: Any) -> AsyncEngine:
@@ -54,7 +57,16 @@ def migrate(url: str) -> None:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "head")
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    applied = cfg.attributes.get("applied") or []
+    if applied:
+        log.info("migrations applied: %s; the database schema is at %s", ", ".join(applied), head)
+    else:
+        log.info("the database schema is up to date (%s)", head)
 
 
 async def migrate_async(url: str) -> None:

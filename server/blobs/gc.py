@@ -16,6 +16,7 @@ gone, and writes them again (``Ingest.finish``): a row never ends up without its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -325,7 +326,9 @@ class GarbageCollector:
                 )
                 if sweep:
                     last_sweep = started
-                log.info("blob collection: %s", report)
+                # a pass that found nothing to remove is news to nobody
+                level = logging.INFO if any(dataclasses.astuple(report)) else logging.DEBUG
+                log.log(level, "blob collection: %s", report)
             except Exception:
                 log.exception("blob collection failed; trying again in %s", self.interval)
             await anyio.sleep(self.interval.total_seconds())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy import pool
@@ -22,9 +23,19 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+# What this run applied, for the one line `server.db.migrate` logs.
+applied: list[str] = config.attributes.setdefault("applied", [])
+
+
+def _applied(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+    for rev in step.destination_revisions:
+        applied.append(f"{rev.revision} ({rev.doc})")
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      on_version_apply=_applied)
     with context.begin_transaction():
         context.run_migrations()
 
