@@ -6,20 +6,17 @@ the sync layer. Browsers cannot send headers on a websocket, so `?token=` works 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import secrets
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from sync import protocol as p
-from sync.hub import Delivery, Hub
-from sync.log import Append, Refusal
 from sync.scope import Principal
 from sync.session import SessionLimits, SyncSession
 from sync.transport import Disconnected
+from sync.yjs import YjsSession
 
 from .errors import Unauthorized
 
@@ -98,116 +95,21 @@ async def sync_endpoint(ws: WebSocket) -> None:
         services.untrack(token_id, session)
 
 
-class YjsSession:
-    """One stock y-websocket client on one doc, through the same apply path as `/sync`.
-
-    The y-websocket protocol has no acks and no error message, so a refused update
-    closes the socket with INVALID_UPDATE and a reason naming the field and rule.
-    """
-
-    def __init__(self, hub: Hub, ws: WebSocket, principal: Principal, doc_id: str,
-                 issued: int, max_frame: int) -> None:
-        self.hub = hub
-        self.ws = ws
-        self.transport = StarletteTransport(ws)
-        self.principal = principal
-        self.doc_filter: str | None = doc_id
-        self.doc_id = doc_id
-        self.device_key = (principal.user_id, "yjs-" + secrets.token_hex(6))
-        self.issued = issued
-        self.max_frame = max_frame
-        self._out: asyncio.Queue[bytes | None] = asyncio.Queue(10_000)
-        self._clock = 0
-        self._closing: tuple[int, str] | None = None
-
-    def deliver(self, items: list[Delivery]) -> None:
-        for d in items:
-            if d.event == "leave":
-                self.close_soon(p.CloseCode.FORBIDDEN, "this doc left your scope")
-                return
-            try:
-                self._out.put_nowait(p.encode_y_sync(p.SyncMessageType.UPDATE, d.payload))
-            except asyncio.QueueFull:
-                self.close_soon(p.CloseCode.TOO_SLOW, "send queue full")
-                return
-
-    def close_soon(self, code: int, reason: str) -> None:
-        if self._closing is None:
-            self._closing = (code, reason)
-            asyncio.get_running_loop().create_task(self.transport.close(code, reason))
-
-    async def _sender(self) -> None:
-        while (data := await self._out.get()) is not None:
-            await self.transport.send(data)
-
-    async def run(self) -> None:
-        try:
-            kind = p.check_doc_id(self.doc_id, self.hub.rules.kinds)
-        except ValueError as e:
-            await self.transport.close(p.CloseCode.NOT_FOUND, str(e))
-            return
-        live = await self.hub.open(self.doc_id, kind)
-        if live.exists and not self.principal.sees(live.grantees):
-            await self.transport.close(p.CloseCode.NOT_FOUND, f"no doc {self.doc_id} for you")
-            return
-        if not live.exists and not self.hub.policy.may_create(self.principal, kind):
-            await self.transport.close(p.CloseCode.FORBIDDEN, f"you may not create a {kind}")
-            return
-        self.hub.subscribe(self)
-        sender = asyncio.create_task(self._sender())
-        try:
-            await self.transport.send(
-                p.encode_y_sync(p.SyncMessageType.STEP1, live.ydoc.get_state())
-            )
-            while self._closing is None:
-                data = await self.transport.recv()
-                if len(data) > self.max_frame:
-                    await self.transport.close(p.CloseCode.FRAME_TOO_LARGE, "message too large")
-                    return
-                mtype, kind_, payload = p.decode_y_message(data)
-                if mtype == p.YMessage.AWARENESS or kind_ is None:
-                    continue
-                if kind_ == p.SyncMessageType.STEP1:
-                    try:
-                        diff = live.ydoc.get_update(payload)
-                    except ValueError as e:
-                        await self.transport.close(p.CloseCode.MALFORMED_FRAME, str(e))
-                        return
-                    await self._out.put(p.encode_y_sync(p.SyncMessageType.STEP2, diff))
-                    continue
-                self._clock += 1
-                fut = await self.hub.apply(
-                    self.principal, self.device_key[1], self.doc_id, payload, self._clock,
-                    contact_floor_at=self.issued,
-                )
-                item = await fut
-                if isinstance(item, Refusal):
-                    d = item.detail
-                    where = f" {d['field']}: {d.get('rule', '')}" if d.get("field") else ""
-                    reason = f"{d['code']}{where} {d.get('message', '')}"
-                    await self.transport.close(p.CloseCode.INVALID_UPDATE, reason)
-                    return
-                assert isinstance(item, Append)
-        except p.ProtocolError as e:
-            await self.transport.close(e.close_code, str(e))
-        except Disconnected:
-            pass
-        finally:
-            self.hub.unsubscribe(self)
-            self._out.put_nowait(None)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Disconnected, Exception):
-                await sender
-
-
 async def yjs_endpoint(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
     auth = await _authenticate(services, ws)
     if auth is None:
         return
     principal, token_id, issued = auth
-    session = YjsSession(services.hub, ws, principal, ws.path_params["doc_id"], issued,
-                         services.config.max_frame)
+    cfg = services.config
+    session = YjsSession(
+        services.hub,
+        StarletteTransport(ws),
+        principal,
+        ws.path_params["doc_id"],
+        token_issued_at=issued,
+        limits=SessionLimits(max_frame=cfg.max_frame, queue_frames=cfg.send_queue_frames),
+    )
     services.track(token_id, session)
     try:
         await session.run()

@@ -575,11 +575,13 @@ class Hub:
                     )
             for sub in self._by_doc.get(a.doc_id, ()):
                 if sub.device_key != origin:
-                    visible = sub.principal.sees(after)
-                    event = "update" if visible else "leave"
-                    batches.setdefault(sub, []).append(
-                        Delivery(a.doc_id, a.seq, event, a.update if visible else b"", origin)
-                    )
+                    if sub.principal.sees(after):
+                        delivery = Delivery(a.doc_id, a.seq, "update", a.update, origin)
+                    else:
+                        delivery = Delivery(a.doc_id, a.seq, "leave", b"", origin,
+                                            reason="merged" if a.redirect else "scope",
+                                            redirect=a.redirect or "")
+                    batches.setdefault(sub, []).append(delivery)
         for sub, items in batches.items():
             try:
                 sub.deliver(items)

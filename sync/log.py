@@ -725,6 +725,20 @@ class Log:
                     out[doc_id].grantees = frozenset(users)
         return out
 
+    @staticmethod
+    async def grantees_before_redirect(conn: AsyncConnection, doc_id: str) -> frozenset[str]:
+        """The users a redirect (a merged card) belonged to right before it became one.
+
+        A redirect has no grants; the commit that made it one recorded the grants it took
+        away in `sync_revocations`, the latest there are for the doc. Whoever sees one of
+        these users' grants (they themselves, their managers, admins) could see the card
+        before the merge."""
+        r = t.revocations
+        latest = select(func.max(r.c.seq)).where(r.c.doc_id == doc_id).scalar_subquery()
+        rows = await conn.execute(
+            select(r.c.user_id).where(r.c.doc_id == doc_id, r.c.seq == latest))
+        return frozenset(user for (user,) in rows)
+
     async def load_states(
         self, conn: AsyncConnection, doc_ids: Sequence[str], upto: int | None = None
     ) -> dict[str, tuple[bytes, int]]:

@@ -45,7 +45,11 @@ class SyncMessageType(IntEnum):
 
 
 class CloseCode(IntEnum):
-    """Websocket close codes; the PWA mirrors these names in `pwa/src/protocol.ts`."""
+    """Websocket close codes; the PWA mirrors these names in `pwa/src/protocol.ts`.
+
+    4400-4499 mean "do not reconnect": a stock y-websocket client (3.x) stops there for
+    good. A condition that reconnecting cures uses 1xxx, 42xx or 45xx (docs/protocol.md).
+    """
 
     NORMAL = 1000
     GOING_AWAY = 1001
@@ -63,7 +67,10 @@ class CloseCode(IntEnum):
     DEVICE_REVOKED = 4410
     FRAME_TOO_LARGE = 4413
     INVALID_UPDATE = 4422
-    TOO_SLOW = 4429
+    # (`/yjs`) the card was merged into another; the reason is "merged into <doc id>".
+    MERGED = 4430
+    # The peer did not read fast enough: transient, so 45xx (429's "try again later").
+    TOO_SLOW = 4529
 
 
 class ErrorCode:

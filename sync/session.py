@@ -19,7 +19,7 @@ from . import protocol as p
 from .hub import Delivery, Hub
 from .log import Append, Item, Refusal, now_ms
 from .scope import Principal
-from .transport import Disconnected, Transport
+from .transport import Disconnected, SendQueue, Transport
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class SyncSession:
         self.token_issued_at = token_issued_at
         self.limits = limits
         self.device_key: tuple[str, str] = (principal.user_id, "")
-        self._out: asyncio.Queue[bytes | None] = asyncio.Queue(limits.queue_frames)
+        self._out = SendQueue(transport, limits.queue_frames)
         self._acks: deque[tuple[str, int, asyncio.Future[Item] | None]] = deque()
         self._acks_ready = asyncio.Event()
         # Frames read but not yet processed; a device this far ahead waits (backpressure).
@@ -75,8 +75,11 @@ class SyncSession:
         self._contact_floor = 0
         self._registered = False
         self._closing: Closed | None = None
-        self.stats_sent = 0
         self.stats_received = 0
+
+    @property
+    def stats_sent(self) -> int:
+        return self._out.sent_bytes
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class SyncSession:
         tasks: list[asyncio.Task[None]] = []
         try:
             hello = await self._hello()
-            tasks.append(asyncio.create_task(self._sender(), name="sync-sender"))
+            tasks.append(asyncio.create_task(self._out.run(), name="sync-sender"))
             tasks.append(asyncio.create_task(self._ack_pump(), name="sync-acks"))
             await self._catch_up(hello.cursor, reset=self._reset)
             await self._read_loop()
@@ -121,14 +124,6 @@ class SyncSession:
 
     async def _send(self, frame: p.Frame) -> None:
         await self._out.put(p.encode(frame))
-
-    async def _sender(self) -> None:
-        while True:
-            data = await self._out.get()
-            if data is None:
-                return
-            self.stats_sent += len(data)
-            await self.transport.send(data)
 
     # -- hello ------------------------------------------------------------------------------
 
@@ -249,19 +244,19 @@ class SyncSession:
     def deliver(self, items: list[Delivery]) -> None:
         if self._closing is not None:
             return
-        try:
-            for d in items:
-                if d.event == "update":
-                    frame: p.Frame = p.Sync(d.doc_id, d.seq, p.SyncMessageType.UPDATE, d.payload)
-                elif d.event == "enter":
-                    self._out.put_nowait(p.encode(p.ScopeEnter(d.doc_id)))
-                    frame = p.Sync(d.doc_id, d.seq, p.SyncMessageType.STEP2, d.payload)
-                else:
-                    frame = p.ScopeLeave(d.doc_id, d.reason or "scope", d.redirect)
-                self._out.put_nowait(p.encode(frame))
-        except asyncio.QueueFull:
-            log.warning("device %s cannot keep up; closing it", self.device_key)
-            self.close_soon(p.CloseCode.TOO_SLOW, "send queue full; reconnect to catch up")
+        for d in items:
+            if d.event == "update":
+                frames: tuple[p.Frame, ...] = (
+                    p.Sync(d.doc_id, d.seq, p.SyncMessageType.UPDATE, d.payload),)
+            elif d.event == "enter":
+                frames = (p.ScopeEnter(d.doc_id),
+                          p.Sync(d.doc_id, d.seq, p.SyncMessageType.STEP2, d.payload))
+            else:
+                frames = (p.ScopeLeave(d.doc_id, d.reason or "scope", d.redirect),)
+            if not self._out.offer(*(p.encode(f) for f in frames)):
+                log.warning("device %s cannot keep up; closing it", self.device_key)
+                self.close_soon(p.CloseCode.TOO_SLOW, "send queue full; reconnect to catch up")
+                return
 
     # -- incoming ---------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Transports: the three calls a session needs from a socket, and an in-memory pair.
+"""Transports: the three calls a session needs from a socket, the bounded queue a session
+sends through, and an in-memory pair.
 
 The server adapts Starlette's WebSocket to `Transport`; tests drive sessions over
 `memory_pair()` with no network at all.
@@ -6,6 +7,7 @@ The server adapts Starlette's WebSocket to `Transport`; tests drive sessions ove
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 import anyio
@@ -29,6 +31,40 @@ class Transport(Protocol):
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class SendQueue:
+    """Messages on their way to one transport: bounded, sent in order by `run`.
+
+    Fan-out must never wait for a slow peer, so it `offer`s and learns when the queue is
+    full (the session then closes the peer, which catches up when it reconnects); a
+    session's own replies `put`, waiting for room, so a peer that asks faster than it
+    reads is held back instead of buffered without bound.
+    """
+
+    def __init__(self, transport: Transport, limit: int) -> None:
+        self.transport = transport
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(limit)
+        self.sent_bytes = 0
+
+    async def put(self, data: bytes) -> None:
+        await self._queue.put(data)
+
+    def offer(self, *messages: bytes) -> bool:
+        """Queue without waiting; False when the queue filled up (the rest is not queued)."""
+        for data in messages:
+            try:
+                self._queue.put_nowait(data)
+            except asyncio.QueueFull:
+                return False
+        return True
+
+    async def run(self) -> None:
+        """Send until cancelled; raises Disconnected when the peer is gone."""
+        while True:
+            data = await self._queue.get()
+            self.sent_bytes += len(data)
+            await self.transport.send(data)
 
 
 class MemoryTransport:

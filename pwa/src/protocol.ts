@@ -39,7 +39,8 @@ export const CloseCode = {
   DEVICE_REVOKED: 4410,
   FRAME_TOO_LARGE: 4413,
   INVALID_UPDATE: 4422,
-  TOO_SLOW: 4429,
+  MERGED: 4430,
+  TOO_SLOW: 4529,
 } as const;
 
 /** The JSON detail of an ERROR frame. */
