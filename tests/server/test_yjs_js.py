@@ -202,3 +202,40 @@ async def test_stock_yjs_client_is_refused_what_its_user_may_not_see(
         await node.close()
     live = await live_server.services.hub.open(doc_id, "customer")
     assert live.record["name"] == "北京友好创达科技有限公司"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_stock_yjs_client_is_told_which_card_a_merged_one_went_into(
+    live_server: LiveServer, version: str,
+) -> None:
+    team = live_server.team
+    kept, merged = samples.new_id("customer"), samples.new_id("customer")
+    phone = SyncClient("phone")
+    async with phone.connect(f"{live_server.ws}/sync", live_server.tokens["rep1"]):
+        await phone.wait_caught_up()
+        write_record(phone.doc(kept), "customer",
+                     new_customer(team.rep1.id, credit_code=None, created_at=phone.now_ms()))
+        await phone.wait_flushed()
+    # rep2 creates the same customer later, through /yjs, and keeps it open: the server
+    # merges it into rep1's card, which was first
+    later = new_customer(team.rep2.id, credit_code=None, created_at=phone.now_ms() + 1)
+    nodes = [await node_client(live_server, merged, live_server.tokens["rep2"], later, version)]
+    try:
+        await nodes[0].event("wrote")
+        closed = await nodes[0].event("closed")
+        assert (closed["code"], closed["reason"]) == (p.CloseCode.MERGED, f"merged into {kept}")
+        if version == "v3":
+            await nodes[0].event("stopped")  # final: it does not knock again
+        # opened after the merge: the manager who saw it is told too, another team is not
+        for login, code in (("manager", p.CloseCode.MERGED), ("rep3", p.CloseCode.NOT_FOUND)):
+            node = await node_client(live_server, merged, live_server.tokens[login], {}, version)
+            nodes.append(node)
+            closed = await node.event("closed")
+            assert closed["code"] == code, (login, closed)
+            if code == p.CloseCode.MERGED:
+                assert closed["reason"] == f"merged into {kept}"
+    finally:
+        for node in nodes:
+            await node.close()
+    survivor = await live_server.services.hub.open(kept, "customer")
+    assert team.rep2.id in survivor.record["shared_with"]
