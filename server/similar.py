@@ -87,9 +87,10 @@ class NameShape:
     skeleton: str
     numbers: tuple[str, ...]
 
-    def differs_only_in_numbers(self, other: NameShape) -> bool:
-        """Both name the same thing with different numbers: two branches, shops, schools."""
-        return self.skeleton == other.skeleton and self.numbers != other.numbers
+    def numbered_apart(self, other: NameShape) -> bool:
+        """Both names carry numbers, and not the same ones: two branches, shops, schools
+        (第1分公司 and 第2分公司 stay apart even with a typo elsewhere; 第1 and 第一 agree)."""
+        return bool(self.numbers) and bool(other.numbers) and self.numbers != other.numbers
 
     def grams(self) -> set[str]:
         sk = self.skeleton
@@ -151,9 +152,9 @@ class NameIndex:
 
     def similar(self, key: str, *, exclude: str = "", limit: int = CAP) -> list[Match]:
         """The customers whose names score at least `SIMILAR_THRESHOLD` against `key`, best
-        first (ties by doc id), at most `limit`. Names that differ only in their numbers are
-        not similar. Reads at most `PROBE_BUDGET` posting entries, rarest grams first, and
-        skips grams shared by more than `MAX_BLOCK` customers."""
+        first (ties by doc id), at most `limit`; names numbered apart are not similar. Reads
+        at most `PROBE_BUDGET` posting entries, rarest grams first, and skips grams shared
+        by more than `MAX_BLOCK` customers."""
         if not key:
             return []
         q = shape(key)
@@ -169,12 +170,16 @@ class NameIndex:
             overlap.update(self._postings[g])
             read += size
         overlap.pop(exclude, None)
-        shortlist = heapq.nsmallest(SHORTLIST, overlap.items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(overlap) > SHORTLIST:
+            shortlist = [d for _, d in heapq.nsmallest(
+                SHORTLIST, [(-n, d) for d, n in overlap.items()])]
+        else:
+            shortlist = list(overlap)
         cutoff = SIMILAR_THRESHOLD * 100
         found: list[Match] = []
-        for doc_id, _ in shortlist:
+        for doc_id in shortlist:
             other = self._shapes[doc_id]
-            if other.key == key or q.differs_only_in_numbers(other):
+            if other.key == key or q.numbered_apart(other):
                 continue  # the same key is the exact rule's; numbered siblings are not alike
             score = ratio(key, other.key, score_cutoff=cutoff)
             if score:
@@ -209,8 +214,12 @@ class Directory:
     """Live customers in memory, brought up to date incrementally (by the projection's
     sequence numbers) on every use, with exact maps and the n-gram name index."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, head: Callable[[], int] | None = None) -> None:
         self.engine = engine
+        # The log's head, when known: while it has not moved, no projection row has either,
+        # and a lookup (a rep typing) costs no query at all.
+        self._head = head
+        self._seen_head = -1
         self.names = NameIndex()
         self.owner_names: dict[str, str] = {}
         self._by_id: dict[str, Entry] = {}
@@ -233,6 +242,11 @@ class Directory:
     async def refresh(self) -> None:
         """Fold in every projection row changed since the last refresh."""
         async with self._lock:
+            if self._head is not None:
+                head = self._head()
+                if head == self._seen_head:
+                    return
+                self._seen_head = head
             c = st.rec_customer
             async with self.engine.connect() as conn:
                 rows = list(await conn.execute(
