@@ -105,6 +105,25 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Whose:
+    """Whose a record is, which decides who sees it (their managers see it through the tree;
+    admins see everything). `schema.whose.grantees` reads it; nothing else decides.
+
+    The user named in `owner` (while it is empty: the creator); the creator always when
+    `author`; the users listed in `shared` unless `private` is set (non-zero); and whoever the
+    record named in each `via` field belongs to. A record whose `gone` field is set (a merged
+    card) belongs to nobody: it leaves every briefcase.
+    """
+
+    owner: str | None = None
+    author: bool = True
+    shared: str | None = None
+    private: str | None = None
+    via: tuple[str, ...] = ()
+    gone: str | None = None
+
+
+@dataclass(frozen=True)
 class Kind:
     """A record kind: one Y doc per record, id `<name>:<uuid>`."""
 
@@ -117,6 +136,7 @@ class Kind:
     description_zh: str = ""
     table: str = ""
     parents: tuple[str, ...] = field(default=())
+    whose: Whose = Whose()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -290,6 +310,8 @@ CUSTOMER = Kind(
     label_zh="客户",
     label_en="Customer",
     table="rec_customer",
+    whose=Whose(owner="owner", author=False, shared="shared_with", private="security_level",
+                gone="merged_into"),
     description_en="One card per legal entity, with its contacts inside.",
     description_zh="每个法人实体一张客户卡片,联系人在卡片内。",
     fields=(
@@ -490,6 +512,7 @@ VISIT = Kind(
     label_zh="拜访记录",
     label_en="Visit",
     table="rec_visit",
+    whose=Whose(via=("customer_id",)),  # its author's, and its customer's people
     parents=("customer",),
     description_en="A real exchange with a customer, written right after it (关联日程).",
     description_zh="与客户的真实有效交流,交流结束后马上记录(关联日程)。",
@@ -616,6 +639,7 @@ SERVICE = Kind(
     label_zh="服务单",
     label_en="Service sheet",
     table="rec_service",
+    whose=Whose(via=("customer_id",)),  # its author's, and its customer's people
     parents=("customer",),
     description_en="Work done for a customer by a service engineer.",
     description_zh="服务工程师为客户完成的服务。",
@@ -832,6 +856,7 @@ DEAL = Kind(
     label_zh="跟单",
     label_en="Deal",
     table="rec_deal",
+    whose=Whose(via=("customer_id",)),  # its author's, and its customer's people
     parents=("customer",),
     description_en="A sales opportunity with a direct customer, followed in stages 0-10.",
     description_zh="与直接客户的销售机会,按 0-10 阶段跟进。",
@@ -941,6 +966,7 @@ PROGRESS = Kind(
     label_zh="进展记录",
     label_en="Progress record",
     table="rec_progress",
+    whose=Whose(via=("customer_id",)),  # its author's, and its customer's people
     parents=("customer", "deal"),
     description_en="Where a deal stands and what comes next.",
     description_zh="描述项目当前阶段的状态和下一步要做的事情。",

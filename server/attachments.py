@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import tables as st
-from sync import tables as t
 from sync.log import Append, chunks
 
 from .accounts import Accounts
@@ -51,22 +50,9 @@ class BlobRights:
         principal = await self.accounts.principal(user)
         table = st.rec_attachment
         async with self.engine.connect() as conn:
-            doc_ids = [
-                r[0]
-                for r in await conn.execute(
-                    select(table.c.doc_id).where(table.c.sha256 == sha256).distinct()
-                )
-            ]
-            if not doc_ids:
-                return False
-            if principal.visible is None:
-                return True
-            rows = await conn.execute(
-                select(t.grants.c.user_id).where(
-                    t.grants.c.doc_id.in_(doc_ids), t.grants.c.user_id.in_(principal.visible)
-                ).limit(1)
-            )
-            return rows.first() is not None
+            doc_ids = (await conn.execute(
+                select(table.c.doc_id).where(table.c.sha256 == sha256).distinct())).scalars()
+            return bool(await principal.seen_of(conn, doc_ids))
 
 
 def named_blobs(engine: AsyncEngine) -> Callable[[set[str]], Awaitable[set[str]]]:

@@ -1,10 +1,8 @@
 """The record rules plugged into the sync layer: validation, visibility, projections, and
 the edits the server itself makes (customer codes, default owners, re-granting children).
 
-Visibility: a customer belongs to its owner (default: its creator) and to the users it is
-shared with (only while its security level is 0); a child record (visit, service sheet,
-deal, progress) belongs to its author and to whoever its customer belongs to. Managers see
-their reports' records through the reporting tree; admins see everything.
+Visibility is declared per kind in `schema.kinds` (`Whose`) and worked out by
+`schema.whose`; the SQL side of it is `sync.scope.Principal`.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema import tables as st
+from schema import whose
 from schema.kinds import KINDS as SCHEMA_KINDS
 from schema.validate import Actor
 from schema.validate import related_ids as schema_related_ids
@@ -93,23 +92,6 @@ class SchemaRules:
         return problems
 
 
-def customer_grantees(record: Mapping[str, Any], created_by: str) -> frozenset[str]:
-    if record.get("merged_into"):
-        return frozenset()  # a merged card leaves every briefcase; the survivor carries on
-    owner = record.get("owner")
-    users = {owner if isinstance(owner, str) and owner else created_by}
-    if not record.get("security_level"):
-        shared = record.get("shared_with") or ()
-        users.update(u for u in shared if isinstance(u, str) and u)
-    return frozenset(users)
-
-
-def grantees_before_merge(record: Mapping[str, Any], created_by: str) -> frozenset[str]:
-    """Who a merged card belonged to just before its merge: the merge sets only `merged_into`
-    on the duplicate, so its other fields still say whose it was."""
-    return customer_grantees({**record, "merged_into": None}, created_by)
-
-
 async def merged_card_survivor(
     conn: AsyncConnection, principal: Principal, doc_id: str
 ) -> str | None:
@@ -126,7 +108,7 @@ async def merged_card_survivor(
         select(shared.c.user_id).where(shared.c.doc_id == doc_id))).scalars().all()
     record = {"owner": row.owner, "security_level": row.security_level,
               "shared_with": list(users)}
-    if not principal.sees(grantees_before_merge(record, row.created_by or "")):
+    if not principal.sees(whose.grantees_before_gone("customer", record, row.created_by or "")):
         return None
     return str(row.merged_into)
 
@@ -135,16 +117,7 @@ class RecordPolicy:
     """`sync.scope.ScopePolicy` for the CRM's records."""
 
     def grantees(self, facts: DocFacts) -> frozenset[str]:
-        if facts.kind == "customer":
-            return customer_grantees(facts.record, facts.created_by)
-        users = {facts.created_by}
-        customer_id = facts.record.get("customer_id")
-        customer = facts.related.get(customer_id) if isinstance(customer_id, str) else None
-        if customer is not None:
-            creator = str(customer.get("created_by") or "")
-            users |= customer_grantees(customer, creator)
-        users.discard("")
-        return frozenset(users)
+        return whose.grantees(facts.kind, facts.record, facts.created_by, facts.related)
 
     def may_create(self, principal: Principal, kind: str) -> bool:
         return True

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, and_, exists, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from schema import tables as st
 from sync import protocol as p
-from sync import tables as t
 from sync.scope import Principal
 
 from .errors import BadRequest, NotFound
@@ -38,14 +37,6 @@ TEXT_FIELDS = {
 }
 SORTABLE = ("created_at", "updated_at", "received_at", "seq")
 MAX_LIMIT = 500
-
-
-def visible_to(principal: Principal, table: Table) -> ColumnElement[bool] | None:
-    """The condition "the caller may see this row", or None for admins."""
-    if principal.visible is None:
-        return None
-    g = t.grants
-    return exists().where(g.c.doc_id == table.c.doc_id, g.c.user_id.in_(principal.visible))
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -111,7 +102,7 @@ async def list_records(request: Request) -> Response:
     kind = request.path_params["kind"]
     q = request.query_params
     conds: list[ColumnElement[bool]] = []
-    if (cond := visible_to(principal, table)) is not None:
+    if (cond := principal.clause(table.c.doc_id)) is not None:
         conds.append(cond)
     if kind == "customer" and q.get("merged") != "1":
         conds.append(table.c.merged_into.is_(None))
@@ -174,7 +165,7 @@ async def get_record(request: Request) -> Response:
     except ValueError as e:
         raise NotFound(str(e)) from None
     conds: list[ColumnElement[bool]] = [table.c.doc_id == doc_id]
-    if (cond := visible_to(principal, table)) is not None:
+    if (cond := principal.clause(table.c.doc_id)) is not None:
         conds.append(cond)
     async with services.engine.connect() as conn:
         row = (await conn.execute(select(table).where(*conds))).first()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pycrdt import Doc, Map, get_update
+from pycrdt import Doc, get_update
 
 from . import protocol as p
 from .log import Append, DocMeta, Item, Log, NewDoc, Refusal, now_ms
@@ -73,44 +73,6 @@ class Rules(Protocol):
         principal: Principal,
         related: Mapping[str, Mapping[str, Any]],
     ) -> Iterable[Violation]: ...
-
-
-class LayoutRules:
-    """The layout rule alone: one root map named `record`. Used until schema rules plug in."""
-
-    def __init__(self, kinds: Iterable[str]) -> None:
-        self.kinds = frozenset(kinds)
-
-    def read(
-        self, kind: str, doc: Doc[Any], *, whole: bool = False
-    ) -> tuple[dict[str, Any], list[Refused]]:
-        extra = sorted(k for k in doc.keys() if k != "record")
-        if extra:
-            return {}, [
-                Refused(
-                    extra[0],
-                    "layout.root",
-                    f"a record doc has one root map named 'record', not {extra[0]!r}",
-                    f"记录文档只能有一个名为 'record' 的根映射，不能有 {extra[0]!r}",
-                )
-            ]
-        return dict(doc.get("record", type=Map).to_py() or {}), []
-
-    def related_ids(self, kind: str, record: Mapping[str, Any]) -> set[str]:
-        return set()
-
-    def redirect(self, kind: str, record: Mapping[str, Any]) -> str | None:
-        return None
-
-    def validate(
-        self,
-        kind: str,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any],
-        principal: Principal,
-        related: Mapping[str, Mapping[str, Any]],
-    ) -> list[Refused]:
-        return []
 
 
 EVICT_WALK = 64  # live docs examined per eviction pass

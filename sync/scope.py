@@ -1,8 +1,11 @@
-"""Scopes: who may read and write which doc, asked of one policy interface.
+"""Scopes: who may read and write which doc, asked of one interface.
 
-A doc has direct *grantees* (stored in `sync_grants`); a reader sees the docs granted to
-anyone in their *visible* set (themselves and their reports, transitively), or everything.
-The record rules plug in their own `ScopePolicy`; `CreatorPolicy` is the interim one.
+A doc has direct *grantees* (the record rules' `ScopePolicy` works them out; they are stored
+in `sync_grants`); a `Principal` sees the docs granted to anyone in their *visible* set
+(themselves and their reports, transitively), or everything. `Principal` answers both "may
+they see this doc" (in memory, from its grantees, or by doc id in SQL) and "the SQL clause
+for the docs they see": every door (sync, `/yjs`, the read API, the back office, exports,
+blobs) asks it, none works it out alone.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import tables as t
+from .log import chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,39 @@ class Principal:
     @property
     def is_system(self) -> bool:
         return self.role == "system"
+
+    def clause(self, doc_id: ColumnElement[Any]) -> ColumnElement[bool] | None:
+        """The SQL condition "this principal sees the doc whose id is in `doc_id`"; None when
+        they see everything."""
+        if self.visible is None:
+            return None
+        g = t.grants
+        # Rendered into the statement, not bound: a large tree would pass the drivers' limit
+        # on bound parameters (user ids are the server's own, never a user's text).
+        users: BindParameter[list[str]] = bindparam(
+            "visible_users", sorted(self.visible), expanding=True, literal_execute=True,
+            unique=True)
+        return doc_id.in_(select(g.c.doc_id).where(g.c.user_id.in_(users)))
+
+    def only_seen(self, stmt: Select[Any], doc_id: ColumnElement[Any]) -> Select[Any]:
+        """`stmt` limited to the rows whose doc (id in `doc_id`) this principal sees."""
+        cond = self.clause(doc_id)
+        return stmt if cond is None else stmt.where(cond)
+
+    async def can_see(self, conn: AsyncConnection, doc_id: str) -> bool:
+        return bool(await self.seen_of(conn, [doc_id]))
+
+    async def seen_of(self, conn: AsyncConnection, doc_ids: Iterable[str]) -> set[str]:
+        """Those of `doc_ids` this principal sees (chunked: any number of ids)."""
+        ids = sorted(set(doc_ids))
+        if self.visible is None or not ids:
+            return set(ids)
+        g, seen, users = t.grants, set[str](), sorted(self.visible)
+        for part in chunks(ids):
+            for upart in chunks(users):
+                q = select(g.c.doc_id).where(g.c.doc_id.in_(part), g.c.user_id.in_(upart))
+                seen.update(r[0] for r in await conn.execute(q.distinct()))
+        return seen
 
 
 SYSTEM = Principal("system", "system", None)
@@ -78,16 +120,3 @@ class ScopePolicy(Protocol):
     def may_create(self, principal: Principal, kind: str) -> bool: ...
 
     def may_write(self, principal: Principal, grantees: frozenset[str]) -> bool: ...
-
-
-class CreatorPolicy:
-    """A doc belongs to its creator; managers up the tree and admins see it too."""
-
-    def grantees(self, facts: DocFacts) -> frozenset[str]:
-        return frozenset({facts.created_by})
-
-    def may_create(self, principal: Principal, kind: str) -> bool:
-        return True
-
-    def may_write(self, principal: Principal, grantees: frozenset[str]) -> bool:
-        return principal.sees(grantees)

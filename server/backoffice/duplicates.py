@@ -60,8 +60,8 @@ async def queue(request: Request) -> Response:
     if dup is not None:
         async with services(request).engine.connect() as conn:
             for cand in await dup.candidates(status="open"):
-                if not (await qs.can_see(conn, v, cand.doc_a)
-                        and await qs.can_see(conn, v, cand.doc_b)):
+                if not (await v.principal.can_see(conn, cand.doc_a)
+                        and await v.principal.can_see(conn, cand.doc_b)):
                     continue
                 a, b = await _card(conn, cand.doc_a), await _card(conn, cand.doc_b)
                 if a is not None and b is not None:
@@ -110,8 +110,8 @@ async def _candidate(request: Request, v: Any) -> Any:
     for cand in await dup.candidates(status="open"):
         if str(cand.id) == wanted:
             async with services(request).engine.connect() as conn:
-                if (await qs.can_see(conn, v, cand.doc_a)
-                        and await qs.can_see(conn, v, cand.doc_b)):
+                if (await v.principal.can_see(conn, cand.doc_a)
+                        and await v.principal.can_see(conn, cand.doc_b)):
                     return cand
             break
     raise NotFound("no such open candidate")
@@ -149,7 +149,7 @@ async def merges(request: Request) -> Response:
     if dup is not None:
         async with services(request).engine.connect() as conn:
             for m in await dup.merges():
-                if await qs.can_see(conn, v, m.survivor) or v.is_admin:
+                if await v.principal.can_see(conn, m.survivor) or v.is_admin:
                     rows.append(m)
             names = await qs.user_names(conn)
             ids = sorted({m.survivor for m in rows} | {m.duplicate for m in rows})
@@ -181,7 +181,7 @@ async def merges_export(request: Request) -> Response:
         names = await qs.user_names(conn)
         c = st.rec_customer
         for m in await dup.merges():
-            if not (v.is_admin or await qs.can_see(conn, v, m.survivor)):
+            if not (v.is_admin or await v.principal.can_see(conn, m.survivor)):
                 continue
             found = dict((await conn.execute(select(c.c.doc_id, c.c.name).where(
                 c.c.doc_id.in_([m.survivor, m.duplicate])))).all())

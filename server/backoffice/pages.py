@@ -135,7 +135,7 @@ async def list_page(request: Request) -> Response:
         if f.customer:
             r = await conn.execute(select(st.rec_customer.c.name)
                                    .where(st.rec_customer.c.doc_id == f.customer))
-            customer_name = r.scalar() if await qs.can_see(conn, v, f.customer) else None
+            customer_name = r.scalar() if await v.principal.can_see(conn, f.customer) else None
     kind = get_kind(spec.kind)
     status_field = kind.field(spec.status_field) if spec.status_field else None
     return await render(request, "list.html", {
@@ -201,7 +201,7 @@ async def record_page(request: Request) -> Response:
         items = await qs.timeline(conn, v, doc_id) if rec.kind == "customer" else []
         previous = None
         prev_id = rec.row.get("previous_visit_id")
-        if isinstance(prev_id, str) and await qs.can_see(conn, v, prev_id):
+        if isinstance(prev_id, str) and await v.principal.can_see(conn, prev_id):
             previous = prev_id
     kind = get_kind(rec.kind)
     lists = [(f, rec.children.get(f.name, [])) for f in kind.fields

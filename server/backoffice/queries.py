@@ -21,41 +21,12 @@ from schema.kinds import KINDS, get_kind
 from server import tables as t
 from server.errors import NotFound
 from server.records import merged_card_survivor
-from sync import tables as sync_t
 
 from .auth import Viewer
 from .columns import Col, field_col
 from .i18n import day_start_ms
 
 PAGE_SIZE = 50
-
-
-def visible(doc_id: Any, viewer: Viewer) -> ColumnElement[bool] | None:
-    """The condition on a doc id column that limits rows to what `viewer` may see."""
-    if viewer.principal.visible is None:
-        return None
-    return doc_id.in_(  # type: ignore[no-any-return]
-        select(sync_t.grants.c.doc_id).where(
-            sync_t.grants.c.user_id.in_(sorted(viewer.principal.visible))
-        )
-    )
-
-
-def where_visible(stmt: Any, doc_id: Any, viewer: Viewer) -> Any:
-    cond = visible(doc_id, viewer)
-    return stmt if cond is None else stmt.where(cond)
-
-
-async def can_see(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> bool:
-    if viewer.principal.visible is None:
-        return True
-    row = await conn.execute(
-        select(sync_t.grants.c.user_id).where(
-            sync_t.grants.c.doc_id == doc_id,
-            sync_t.grants.c.user_id.in_(sorted(viewer.principal.visible)),
-        ).limit(1)
-    )
-    return row.first() is not None
 
 
 # -- filters from the query string -------------------------------------------------------------
@@ -263,7 +234,7 @@ def list_select(spec: ListSpec, viewer: Viewer, f: Filters) -> tuple[Select[Any]
     for alias, on in spec.joins:
         frm = frm.outerjoin(alias, on)
     conds: list[ColumnElement[bool]] = []
-    vis = visible(table.c.doc_id, viewer)
+    vis = viewer.principal.clause(table.c.doc_id)
     if vis is not None:
         conds.append(vis)
     if spec.kind == "customer":
@@ -329,7 +300,7 @@ async def load_record(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> Rec
     """The record with its list items, or NotFound when absent or not visible (the same
     answer either way, so ids cannot be probed)."""
     kind = kind_of(doc_id)
-    if not await can_see(conn, viewer, doc_id) and not (
+    if not await viewer.principal.can_see(conn, doc_id) and not (
         kind == "customer" and await merged_card_survivor(conn, viewer.principal, doc_id)
     ):
         raise NotFound("no such record")
@@ -346,7 +317,7 @@ async def load_record(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> Rec
         children[name] = [dict(m) for m in (await conn.execute(q)).mappings()]
     customer: dict[str, Any] | None = None
     cid = row.get("customer_id")
-    if isinstance(cid, str) and await can_see(conn, viewer, cid):
+    if isinstance(cid, str) and await viewer.principal.can_see(conn, cid):
         c = (
             await conn.execute(select(st.rec_customer).where(st.rec_customer.c.doc_id == cid))
         ).mappings().first()
@@ -384,7 +355,7 @@ async def timeline(conn: AsyncConnection, viewer: Viewer, customer_id: str) -> l
          .where(p.c.customer_id == customer_id)),
     ]
     for kind, q in queries:
-        q = where_visible(q, q.selected_columns[0], viewer)
+        q = viewer.principal.only_seen(q, q.selected_columns[0])
         for r in await conn.execute(q):
             items.append(TimelineItem(r[1], kind, r[0], str(r[2] or ""), str(r[3] or ""),
                                       r[4], None if r[5] is None else str(r[5])))

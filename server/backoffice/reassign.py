@@ -67,7 +67,7 @@ async def _customer(conn: Any, v: Viewer, doc_id: str) -> Customer | None:
         select(c.c.doc_id, c.c.name, c.c.owner, c.c.created_by, c.c.merged_into)
         .where(c.c.doc_id == doc_id)
     )).first()
-    if row is None or not await qs.can_see(conn, v, doc_id):
+    if row is None or not await v.principal.can_see(conn, doc_id):
         return None
     return Customer(row.doc_id, row.name or "", row.owner or row.created_by or "",
                     row.merged_into)

@@ -23,7 +23,7 @@ from . import charts
 from .auth import Viewer
 from .columns import Col, Table, field_col
 from .i18n import day_start_ms, gettext, today_cst
-from .queries import parse_day, where_visible
+from .queries import parse_day
 
 DAY = 86_400_000
 WEEK = 7 * DAY
@@ -114,7 +114,7 @@ async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
     )
     if p.member:
         q = q.where(c.c.owner == p.member)
-    q = where_visible(q, c.c.doc_id, viewer)
+    q = viewer.principal.only_seen(q, c.c.doc_id)
     names = await _users(conn)
     per_rep: dict[str, list[int]] = {}  # owner -> [core, high_growth, duty, overdue]
     overdue: list[tuple[Any, ...]] = []
@@ -196,7 +196,7 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
     q = _open_deals(q)
     if p.member:
         q = q.where(d.c.created_by == p.member)
-    q = where_visible(q, d.c.doc_id, viewer)
+    q = viewer.principal.only_seen(q, d.c.doc_id)
     stage_field = get_kind("deal").field("stage")
     pipeline = [(r.stage, r.n, r.value or 0.0, r.weighted or 0.0) for r in await conn.execute(q)]
     total = (gettext(lang, "Total"), sum(r[1] for r in pipeline), sum(r[2] for r in pipeline),
@@ -226,7 +226,7 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
     q2 = _open_deals(q2)
     if p.member:
         q2 = q2.where(d.c.created_by == p.member)
-    q2 = where_visible(q2, d.c.doc_id, viewer)
+    q2 = viewer.principal.only_seen(q2, d.c.doc_id)
     due_rows = [
         (r.doc_id, r.title, r.customer, r.deal_class, r.stage, r.follow_up_days, r.last, r.due,
          round((end - r.due) / DAY, 1), names.get(r.created_by, r.created_by))
@@ -250,7 +250,7 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
     q3 = _open_deals(q3)
     if p.member:
         q3 = q3.where(d.c.created_by == p.member)
-    q3 = where_visible(q3, d.c.doc_id, viewer)
+    q3 = viewer.principal.only_seen(q3, d.c.doc_id)
     no_date = [(r.doc_id, r.title, r.customer, r.deal_class, r.stage, r.created_at,
                 names.get(r.created_by, r.created_by)) for r in await conn.execute(q3)]
     no_date_t = Table("no_close_date", gettext(lang, "Deals without an expected close date"), [
@@ -301,7 +301,7 @@ async def service_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         .group_by(sp.c.name, sp.c.model)
         .order_by(repairs.desc(), sp.c.name)
     )
-    q = where_visible(_service_where(q, p), s.c.doc_id, viewer)
+    q = viewer.principal.only_seen(_service_where(q, p), s.c.doc_id)
     products = [(r.name, r.model, r.repairs, r.units, r.customers,
                  round(r.repairs / r.units, 2) if r.units else None)
                 for r in await conn.execute(q)]
@@ -321,7 +321,7 @@ async def service_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         .group_by(s.c.customer_id, c.c.name, c.c.code)
         .order_by(n.desc(), c.c.name)
     )
-    q2 = where_visible(_service_where(q2, p), s.c.doc_id, viewer)
+    q2 = viewer.principal.only_seen(_service_where(q2, p), s.c.doc_id)
     customers = [(r.customer_id, r.name, r.code, r.requests, r.repairs, r.last)
                  for r in await conn.execute(q2)]
     customer_t = Table("by_customer", gettext(lang, "By customer"), [
@@ -339,7 +339,7 @@ async def service_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
                func.avg(case((complete >= 0, complete))).label("complete"))
         .group_by(s.c.created_by)
     )
-    q3 = where_visible(_service_where(q3, p), s.c.doc_id, viewer)
+    q3 = viewer.principal.only_seen(_service_where(q3, p), s.c.doc_id)
     names = await _users(conn)
     engineers = sorted(
         ((names.get(r.created_by, r.created_by), r.n, r.done, r.done / r.n if r.n else None,
@@ -390,7 +390,7 @@ async def activity_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang
         q = q.where(when < _end_ms(p.date_to))
     if p.member:
         q = q.where(v.c.created_by == p.member)
-    q = where_visible(q, v.c.doc_id, viewer)
+    q = viewer.principal.only_seen(q, v.c.doc_id)
     names = await _users(conn)
     rows = [(names.get(r.created_by, r.created_by), int(r.week), r.n, float(r.avg_lag or 0),
              r.max_lag, r.in_day) for r in await conn.execute(q)]
