@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Any
 
-from pycrdt import get_update
+from pycrdt import Doc, get_update
 
 from . import protocol as p
 from .hub import Delivery, Hub
@@ -177,9 +177,11 @@ class YjsSession:
 
     async def _update(self, kind: str, update: bytes) -> None:
         live = await self.hub.open(self.doc_id, kind)
-        if not live.exists and not _brings_structs(update):
-            # A client answering step 1 of a doc that does not exist yet sends an empty
-            # step 2: nothing to create, and no reason to close.
+        if not _brings_news(live.ydoc, update):
+            # A client answers step 1 with what it has that the server lacks: nothing, for
+            # a doc it just opened (empty) or already holds. Not a creation, not a change,
+            # so no validation either (a record that rules made since then would refuse
+            # must not close a reader for good).
             return
         self._clock += 1
         fut = await self.hub.apply(
@@ -229,12 +231,20 @@ class YjsSession:
         return target
 
 
-def _brings_structs(update: bytes) -> bool:
-    """True unless `update` is valid Yjs holding no structs (an empty step 2)."""
+def _brings_news(doc: Doc[Any], update: bytes) -> bool:
+    """Whether `update` would change `doc`: structs it lacks, or deletions not yet made.
+
+    (Yjs puts a doc's whole delete set in every step 2, so only applying tells.)"""
     try:
-        return get_update(update, b"\x00")[0] != 0
+        if get_update(update, doc.get_state())[0] != 0:
+            return True
+        probe: Doc[Any] = Doc()
+        probe.apply_update(doc.get_update())
+        before = probe.get_update()
+        probe.apply_update(update)
     except ValueError:
         return True  # not valid Yjs: the hub refuses it, saying why
+    return probe.get_update() != before
 
 
 def _refusal_reason(detail: dict[str, Any]) -> str:

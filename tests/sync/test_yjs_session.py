@@ -20,6 +20,7 @@ from server.records import RecordPolicy, SchemaRules, ServerEdits
 from sync import protocol as p
 from sync import tables as t
 from sync.client import SyncClient
+from sync.hub import Refused
 from sync.session import SessionLimits
 from sync.transport import Disconnected, MemoryTransport, memory_pair
 from sync.yjs import YjsSession
@@ -179,6 +180,46 @@ async def test_a_stock_client_waits_for_a_doc_that_does_not_exist_yet(engine: An
             assert stranger.record() == {}
             assert manager.closed is None
         assert await refusals(h, doc_id) == 0
+
+
+class TightenedRules(SchemaRules):
+    """The record rules, plus one added after records were made: every customer needs a
+    website. Records made before it break it, unchanged."""
+
+    tightened = False
+
+    def validate(self, kind: str, before: Any, after: Any, principal: Any,
+                 related: Any) -> list[Any]:
+        problems = super().validate(kind, before, after, principal, related)
+        if self.tightened and not after.get("website"):
+            problems.append(Refused("website", "website.required", "Website is required",
+                                    "网址必填"))
+        return problems
+
+
+async def test_a_step_2_that_brings_nothing_new_is_no_change_to_validate(engine: Any) -> None:
+    rules = TightenedRules()
+    async with harness(engine, policy=RecordPolicy(), rules=rules) as h:
+        team = await make_team(h.accounts)
+        doc_id = samples.new_id("customer")
+        async with stock_client(h, team.rep1, doc_id) as writer:
+            await writer.wait_for(lambda: writer.synced)
+            await writer.write(new_customer(team.rep1.id, website=None))
+            await writer.write({"postcode": "100081", "phone": "010-62345678-103"})
+            await committed(h, doc_id, lambda r: r.get("postcode") == "100081")
+        rules.tightened = True
+        rows = await h.log_rows(doc_id)
+        # a reader with nothing (empty step 2), and one holding the doc with its deletions
+        async with (stock_client(h, team.manager, doc_id) as fresh,
+                    stock_client(h, team.rep1, doc_id, holding=writer.doc.get_update()) as old):
+            await fresh.wait_for(lambda: fresh.record().get("postcode") == "100081")
+            await old.wait_for(lambda: old.synced)
+            # a real change still meets every rule
+            await old.write({"postcode": "100082"})
+            closed = await old.wait_closed()
+            assert closed.code == p.CloseCode.INVALID_UPDATE and "website" in closed.reason
+            assert fresh.closed is None
+        assert await h.log_rows(doc_id) == rows
 
 
 async def _merge(h: Harness, duplicate: str, survivor: str) -> None:
