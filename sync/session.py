@@ -75,6 +75,7 @@ class SyncSession:
         self._contact_floor = 0
         self._registered = False
         self._closing: Closed | None = None
+        self._close_task: asyncio.Task[None] | None = None
         self.stats_received = 0
 
     @property
@@ -116,7 +117,8 @@ class SyncSession:
         """Close from outside (revocation, slow consumer, replacement) without blocking."""
         if self._closing is None:
             self._closing = Closed(code, reason)
-            asyncio.get_running_loop().create_task(self._close(code, reason))
+            # held, so that the loop's weak reference is not the task's only one
+            self._close_task = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
