@@ -17,12 +17,13 @@ from .errors import HTTPError, WaiqinError
 
 DEMO_PASSWORD = "waiqin-demo"
 DEMO_TEAM = (
-    # login, role, manager, name
-    ("admin", "admin", None, "后台管理员 Admin"),
-    ("manager", "manager", None, "张经理 Zhang (manager)"),
-    ("rep1", "rep", "manager", "李明 Li Ming (rep)"),
-    ("rep2", "rep", "manager", "王芳 Wang Fang (rep)"),
-    ("engineer", "engineer", "manager", "赵工 Zhao (engineer)"),
+    # login, role, manager, display name. The names are what a Chinese team's screens show,
+    # in either language: a person's name is not translated (the login says the role).
+    ("admin", "admin", None, "刘洋"),
+    ("manager", "manager", None, "张伟"),
+    ("rep1", "rep", "manager", "李明"),
+    ("rep2", "rep", "manager", "王芳"),
+    ("engineer", "engineer", "manager", "赵磊"),
 )
 
 
@@ -77,7 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_max_size=cfg.max_frame + 1024,
         ws_ping_interval=20,
         ws_ping_timeout=20,
-        timeout_graceful_shutdown=5,
+        # SIGTERM to exit within 10 s: 3 s for requests in flight, then the lifespan's exit
+        # (at most 3 s for the server's own edits, then the log's last commit).
+        timeout_graceful_shutdown=3,
     )
     return 0
 

@@ -148,6 +148,8 @@ export class PhotoQueue {
   private remote = new Map<string, string | null>();
   /** Originals fetched from the server to look at, the last few kept. */
   private originals = new Map<string, string>();
+  /** Photos of a form not saved yet: in memory only, never uploaded (see `hold`). */
+  private held = new Set<string>();
 
   constructor(
     readonly store: Store,
@@ -189,7 +191,12 @@ export class PhotoQueue {
 
   /** Photos the server does not have yet (the indicator counts them). */
   pending(): StoredPhoto[] {
-    return [...this.photos.values()].filter((p) => p.state !== "uploaded");
+    return [...this.photos.values()].filter((p) => p.state !== "uploaded" && !this.held.has(p.sha256));
+  }
+
+  /** True while the photo belongs to a form that was not saved yet. */
+  isHeld(sha256: string): boolean {
+    return this.held.has(sha256);
   }
 
   /** What to draw in a thumbnail: the local bytes, the kept thumbnail, or one from the server. */
@@ -245,11 +252,44 @@ export class PhotoQueue {
     return null;
   }
 
-  /** Keep a compressed photo for a record (stored before the record references it). */
-  async add(doc: string, c: Compressed | Prepared, mediaType = "image/jpeg"): Promise<void> {
-    const existing = this.photos.get(c.sha256);
-    if (existing) return;
-    const p: StoredPhoto = {
+  /**
+   * A photo picked in a form that is not saved yet: shown, but neither stored nor uploaded
+   * until `commit` (the form's save); `discard` (the form left unsaved) forgets it, so an
+   * abandoned form leaves no upload behind.
+   */
+  hold(doc: string, c: Compressed | Prepared, mediaType = "image/jpeg"): void {
+    if (this.photos.has(c.sha256)) return;
+    this.photos.set(c.sha256, this.entry(doc, c, mediaType));
+    this.held.add(c.sha256);
+    this.changed();
+  }
+
+  /** Store and queue the held photos among `shas` (called before their record is written). */
+  async commit(shas: Iterable<string>): Promise<void> {
+    const ps = [...shas].filter((s) => this.held.has(s)).map((s) => this.photos.get(s)!);
+    if (!ps.length) return;
+    await this.store.write(["photos"], (st) => ps.forEach((p) => st("photos").put(p)));
+    for (const p of ps) this.held.delete(p.sha256);
+    this.changed();
+    this.kick();
+  }
+
+  /** Forget the held photos among `shas` (their form was left without saving). */
+  discard(shas: Iterable<string>): void {
+    let any = false;
+    for (const s of shas) {
+      if (!this.held.delete(s)) continue;
+      this.photos.delete(s);
+      const u = this.urls.get(s);
+      if (u) URL.revokeObjectURL(u);
+      this.urls.delete(s);
+      any = true;
+    }
+    if (any) this.changed();
+  }
+
+  private entry(doc: string, c: Compressed | Prepared, mediaType: string): StoredPhoto {
+    return {
       sha256: c.sha256,
       doc,
       blob: c.blob,
@@ -261,6 +301,13 @@ export class PhotoQueue {
       nextAt: 0,
       createdAt: Date.now(),
     };
+  }
+
+  /** Keep a compressed photo for a record (stored before the record references it). */
+  async add(doc: string, c: Compressed | Prepared, mediaType = "image/jpeg"): Promise<void> {
+    if (this.photos.has(c.sha256) && !this.held.has(c.sha256)) return;
+    if (this.held.has(c.sha256)) return this.commit([c.sha256]);
+    const p = this.entry(doc, c, mediaType);
     await this.store.write(["photos"], (s) => s("photos").put(p));
     this.photos.set(p.sha256, p);
     this.changed();

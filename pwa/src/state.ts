@@ -9,6 +9,7 @@ import { CloseCode } from "./protocol";
 import { loadSchema, type Schema } from "./schema";
 import { Store } from "./store";
 import { SyncClient } from "./sync/client";
+import { noteMerge } from "./ui/merged";
 
 export interface App {
   store: Store;
@@ -70,7 +71,9 @@ export async function start(store: Store, api: Api): Promise<App> {
     })();
   };
   sync.onRedirect = (from, to) => {
-    // The screen showing a merged card follows to the survivor.
+    // The rep is told what happened to their card (before the device drops it), and the
+    // screen showing a merged card follows to the survivor.
+    noteMerge(a, from, to);
     if (location.hash.includes(from)) location.hash = location.hash.replace(from, to);
   };
   sync.subscribe((s) => {

@@ -126,6 +126,7 @@ def create_customer(page: Any, name: str, *, profile: str = "老客户,主要采
     page.fill("#f-name", name)
     page.select_option("#f-category", "direct")
     page.select_option("#f-tier", "core")
+    page.click("#more-fields > summary")  # the essentials come first, the rest folded
     page.select_option("#f-status", "potential")
     page.fill("#f-phone", "021-63539330-1010")
     page.fill("#f-address", "上海市黄浦区南京东路 100 号")
@@ -557,7 +558,12 @@ def test_a_failed_photo_upload_is_shown_and_retried(
     assert "blob store is down" in page.inner_text(row)
     assert page.get_attribute(".syncbar .count[data-photos]", "data-photos") == "1"
     screenshot(page, "14-photo-failed")
-    page.wait_for_function("(n) => window.waiqin.photos.photos.get(n).attempts >= 2", arg=sha)
+    # The second attempt has failed too (not merely started: its PUT may not be out yet).
+    page.wait_for_function(
+        "(n) => { const p = window.waiqin.photos.photos.get(n);"
+        " return p.attempts >= 2 && p.state === 'failed'; }",
+        arg=sha,
+    )
 
     store_down[0] = False  # the retry with backoff goes through; "sync now" hurries it
     page.click("text=立即同步")

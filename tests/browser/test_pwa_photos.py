@@ -284,6 +284,7 @@ def create_customer(page: Any) -> str:
     page.fill("#f-name", f"杭州西湖测绘仪器有限公司 {uuid.uuid4().hex[:6]}")
     page.select_option("#f-category", "direct")
     page.select_option("#f-tier", "core")
+    page.click("#more-fields > summary")  # the essentials come first, the rest folded
     page.select_option("#f-status", "potential")
     page.fill("#f-phone", "0571-87654321")
     page.fill("#f-address", "杭州市西湖区文三路 90 号")

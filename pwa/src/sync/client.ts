@@ -68,6 +68,10 @@ export class SyncClient {
     this.opts = { ...DEFAULTS, ...opts };
     this.backoff = new Backoff({ ...DEFAULT_BACKOFF, ...opts.backoff });
     briefcase.onEnqueue = () => this.flush();
+    // The last sync survives a reload: a rep with no signal must not read "never synced".
+    void briefcase.store.meta<number>("lastSync").then((at) => {
+      if (typeof at === "number" && (this.status.lastSync ?? 0) < at) this.set({ lastSync: at });
+    });
     if (this.opts.watchBrowser) {
       addEventListener("online", () => this.kick());
       addEventListener("offline", () => this.goOffline());

@@ -8,7 +8,10 @@ import { CustomerCard, CustomerList, DealView } from "./customers";
 import { Editor } from "./editor";
 import { icons } from "./icons";
 import { Login } from "./login";
+import { MergedNotice } from "./merged";
+import { noteOpened } from "./picker";
 import { Banners, SyncBar, SyncPage } from "./syncbar";
+import { Toast } from "./toast";
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -41,6 +44,7 @@ function useLive(): void {
     addEventListener("online", bump);
     addEventListener("offline", bump);
     const timer = setInterval(bump, 30_000); // "last sync 3 min ago" stays true
+    bump(); // what changed between start() and this subscription (the stored last sync)
     return () => {
       offs.forEach((off) => off());
       removeEventListener("online", bump);
@@ -59,7 +63,13 @@ function Screen({ hash }: { hash: string }) {
   if (parts[0] === "c" && parts[1]) {
     const id = follow(parts[1]);
     if (id !== parts[1]) location.replace(`#/c/${id}`);
-    return <CustomerCard id={id} />;
+    if (a.briefcase.has(id)) noteOpened(id); // the pickers offer it first
+    return (
+      <>
+        <MergedNotice id={id} />
+        <CustomerCard id={id} />
+      </>
+    );
   }
   if (parts[0] === "d" && parts[1]) return <DealView id={follow(parts[1])} />;
   if (parts[0] === "edit" && parts[1]) {
@@ -169,6 +179,7 @@ export function Shell() {
       <main>
         <Screen hash={hash} />
       </main>
+      <Toast />
       <Nav hash={hash} />
     </div>
   );

@@ -2,6 +2,7 @@
 // duplicate warning), visit (GPS check-in, photos), service sheet (auto subject, photos),
 // deal (stage and probability) and progress record.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { JSX } from "preact";
 import type { DupMatch } from "../dup";
 import { getLang, label, t } from "../i18n";
 import { attachmentEntry, prepare, type GpsFix } from "../photos";
@@ -10,18 +11,30 @@ import { serviceSubject, str, todayCST, when, writeRecord, type Values } from ".
 import { checkField, kind as kindOf, type Field } from "../schema";
 import { app } from "../state";
 import { FieldRow, ListEditor } from "./fields";
-import { customers } from "./customers";
 import { icons } from "./icons";
 import { PhotoViewer } from "./photoview";
+import { CustomerPicker } from "./picker";
+import { flash } from "./toast";
 
-/** Fields each form shows, in order; the rest are set by the app or the server. */
+/**
+ * Fields each form shows, in order; the rest are set by the app or the server. "checkin" is
+ * the visit's GPS check-in (gps_lat, gps_lon, gps_accuracy): made at arrival, so it comes
+ * before what is written after the talk.
+ */
 const LAYOUT: Record<string, string[]> = {
-  customer: ["name", "short_name", "credit_code", "category", "tier", "status", "level", "phone", "email", "website", "address", "postcode", "province", "city", "county", "region", "industry", "type", "source", "profile", "notes", "contacts"],
-  visit: ["customer_id", "visit_type", "started_at", "ended_at", "place", "met_name", "met_title", "purpose", "result", "next_step", "attachments"],
+  customer: ["name", "phone", "category", "tier", "contacts", "short_name", "credit_code", "status", "level", "email", "website", "address", "postcode", "province", "city", "county", "region", "industry", "type", "source", "profile", "notes"],
+  visit: ["customer_id", "visit_type", "checkin", "started_at", "ended_at", "place", "met_name", "met_title", "purpose", "result", "next_step", "attachments"],
   service: ["customer_id", "service_type", "status", "service_date", "subject", "description", "responded_at", "content", "completed_at", "reminder_at", "reminder_note", "products", "attachments"],
   deal: ["customer_id", "title", "deal_class", "stage", "probability", "intent", "expected_close_date", "purchase_reason", "purchase_form", "budget", "requirements", "schedule", "competitors", "lost_reason", "products"],
   progress: ["detail", "next_step", "stage", "count_as_contact"],
 };
+
+/**
+ * The customer form's first screen (390×844): the name with its duplicate warning, the
+ * phone, the category, and the first contact's name, title and mobile. The rest is folded.
+ */
+const CUSTOMER_FIRST = new Set(["name", "phone", "category", "tier"]);
+const CONTACT_FIRST = ["name", "title", "mobile"];
 
 const TITLES: Record<string, "new_customer" | "new_visit" | "new_service" | "new_deal" | "new_progress"> = {
   customer: "new_customer",
@@ -79,6 +92,9 @@ function DupWarning({ name, phone, creditCode }: { name: string; phone: string; 
 
 function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => void }) {
   const [state, setState] = useState<string>("");
+  // When the fix was taken: shown to the rep; the schema has no field for it, so a saved
+  // visit shows the fix without its time.
+  const [at, setAt] = useState<number | null>(null);
   const has = typeof values.gps_lat === "number";
   const locate = () => {
     if (!navigator.geolocation) return setState(t("gps_failed", { e: "n/a" }));
@@ -90,6 +106,7 @@ function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => v
           gps_lon: Math.round(pos.coords.longitude * 1e6) / 1e6,
           gps_accuracy: Math.round(pos.coords.accuracy),
         });
+        setAt(pos.timestamp || Date.now());
         setState("");
       },
       (err) => setState(t("gps_failed", { e: err.message })),
@@ -97,20 +114,24 @@ function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => v
     );
   };
   return (
-    <div class="field gps" id="gps">
-      <label>{t("gps_checkin")}</label>
+    <div class="field gps" id="gps" data-checked={has ? "1" : undefined}>
       <div class="row">
-        <button type="button" class="secondary" onClick={locate}>
-          {icons.pin} {t("gps_checkin")}
+        <button type="button" class={has ? "secondary" : "primary"} onClick={locate} id="gps-checkin">
+          {icons.pin} {has ? t("gps_again") : t("gps_checkin")}
         </button>
         {has && (
-          <button type="button" class="link" onClick={() => set({ gps_lat: undefined, gps_lon: undefined, gps_accuracy: undefined })}>
+          <button type="button" class="link" onClick={() => (setAt(null), set({ gps_lat: undefined, gps_lon: undefined, gps_accuracy: undefined }))}>
             {t("gps_clear")}
           </button>
         )}
       </div>
       {has && (
-        <div class="hint" id="gps-fix">
+        <div class="hint gps-fix" id="gps-fix">
+          {at !== null && (
+            <b id="gps-time">
+              {t("gps_checked_at", { t: new Date(at).toLocaleTimeString(getLang() === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" }) })}
+            </b>
+          )}{" "}
           {Number(values.gps_lat).toFixed(5)}, {Number(values.gps_lon).toFixed(5)} · {t("gps_accuracy", { n: Number(values.gps_accuracy) })}
         </div>
       )}
@@ -134,7 +155,7 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
         // The original's EXIF fix and time are read before compression drops them; a photo
         // without them carries the visit's check-in fix.
         const c = await prepare(file);
-        await a.photos.add(docId, c);
+        a.photos.hold(docId, c); // stored and uploaded only when the form is saved
         added.push(attachmentEntry(c, { category, fileTime: file.lastModified, visitFix: gps }));
       }
       onChange([...items, ...added]);
@@ -152,7 +173,7 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
           const sha = str(it.sha256);
           const p = a.photos.photos.get(sha);
           const url = a.photos.url(sha);
-          const state = p?.state ?? "missing";
+          const state = a.photos.isHeld(sha) ? "held" : (p?.state ?? "missing");
           return (
             <figure class="thumb" data-sha={sha} data-state={state} data-evicted={p && !p.blob ? "1" : undefined}>
               <button type="button" class="view" aria-label={t("photos")} onClick={() => setViewing(sha)}>
@@ -190,25 +211,6 @@ function Photos({ docId, items, onChange, category, gps }: { docId: string; item
   );
 }
 
-function CustomerPicker({ f, value, onChange, readOnly, problems }: { f: Field; value: unknown; onChange: (v: unknown) => void; readOnly: boolean; problems?: string[] }) {
-  const list = customers();
-  return (
-    <div class={`field${problems?.length ? " bad" : ""}`} data-field="customer_id">
-      <label for="f-customer_id">
-        {label(f)}
-        <span class="req">*</span>
-      </label>
-      <select id="f-customer_id" name="customer_id" value={str(value)} disabled={readOnly} onChange={(e) => onChange((e.target as HTMLSelectElement).value || undefined)}>
-        <option value="">{t("choose_customer")}</option>
-        {list.map((c) => (
-          <option value={c.id}>{str(c.record.name) || c.id}</option>
-        ))}
-      </select>
-      {problems?.map((p) => <div class="problem">{p}</div>)}
-    </div>
-  );
-}
-
 /** Rules of the schema the device checks itself before saving (the server checks all). */
 function crossChecks(kindName: string, v: Values, submitting: boolean): Record<string, string[]> {
   const zh = getLang() === "zh";
@@ -223,6 +225,12 @@ function crossChecks(kindName: string, v: Values, submitting: boolean): Record<s
   }
   if (kindName === "deal" && v.deal_class === "lost" && submitting && !str(v.lost_reason).trim()) add("lost_reason", "放弃或丢单须写明原因", "A lost deal states why");
   return out;
+}
+
+/** Held photos of this form (picked, not saved yet) among `items`. */
+function heldIn(items: unknown): string[] {
+  const a = app!;
+  return ((Array.isArray(items) ? items : []) as Values[]).map((it) => str(it.sha256)).filter((sha) => a.photos.isHeld(sha));
 }
 
 export function Editor({ docId, kindName, query }: { docId: string | null; kindName: string; query: URLSearchParams }) {
@@ -245,8 +253,17 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
   const [values, setValues] = useState<Values>(initial);
   const [problems, setProblems] = useState<Record<string, string[]>>({});
   const [savedMsg, setSavedMsg] = useState("");
+  const [moreOpen, setMoreOpen] = useState(!isNew);
   const top = useRef<HTMLDivElement>(null);
+  const latest = useRef<Values>(values);
+  latest.current = values;
+  const saved = useRef(false);
   const set = (patch: Values) => setValues((v) => derive({ ...v, ...patch }));
+
+  // Photos picked in a form left without saving go with it: never stored, never uploaded.
+  useEffect(() => () => {
+    if (!saved.current) a.photos.discard(heldIn(latest.current.attachments));
+  }, []);
 
   function derive(v: Values): Values {
     if (kindName === "service") {
@@ -288,9 +305,14 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
     setProblems(found);
     if (Object.keys(found).length) {
       setSavedMsg(t("required_missing"));
+      // A problem in the folded part opens it, so the rep sees what to fix.
+      if (kindName === "customer" && Object.keys(found).some((k) => folded(k))) setMoreOpen(true);
       top.current?.scrollIntoView();
       return;
     }
+    // The photos first, then the record that names them; held until now, so a form
+    // left unsaved never uploads anything.
+    await a.photos.commit(heldIn(values.attachments));
     const userId = a.api.session!.user.id;
     const now = Date.now();
     await a.briefcase.edit(id, (rec) => {
@@ -316,6 +338,8 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
       writeRecord(rec, kind, out, isNew ? undefined : initial);
       if (submit && !rec.has("submitted_at")) rec.set("submitted_at", now);
     });
+    saved.current = true;
+    flash(submit ? t("saved") : t("saved_draft"));
     const cid = str(values.customer_id);
     location.hash = kindName === "customer" ? `#/c/${id}` : kindName === "deal" ? `#/d/${id}` : kindName === "progress" ? `#/d/${str(values.deal_id)}` : cid ? `#/c/${cid}` : "#/";
   };
@@ -323,6 +347,109 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
   const previous = kindName === "visit" && values.customer_id
     ? [...a.briefcase.infos.values()].filter((i) => i.kind === "visit" && i.id !== id && i.record.customer_id === values.customer_id).sort((x, y) => when(y) - when(x))[0]
     : undefined;
+
+  const contacts = (values.contacts as Values[] | undefined) ?? [];
+  const setContacts = (v: Values[]) => set({ contacts: v });
+
+  const renderField = (f: Field): JSX.Element | null => {
+    if (f.name === "customer_id") return <CustomerPicker f={f} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={readOnlyNames.has("customer_id")} problems={problems.customer_id} />;
+    if (f.name === "attachments") {
+      return (
+        <Photos
+          docId={id}
+          items={(values.attachments as Values[] | undefined) ?? []}
+          onChange={(v) => set({ attachments: v })}
+          category={kindName === "service" ? "service_sheet" : "site_photo"}
+          gps={typeof values.gps_lat === "number" ? { gps_lat: values.gps_lat, gps_lon: Number(values.gps_lon), gps_accuracy: Number(values.gps_accuracy) } : undefined}
+        />
+      );
+    }
+    if (f.y_type === "array" && f.items) {
+      const first = kindName === "customer" && f.name === "contacts";
+      return (
+        <ListEditor
+          f={f}
+          items={(values[f.name] as Values[] | undefined) ?? []}
+          onChange={(v) => set({ [f.name]: v })}
+          addLabel={f.name === "contacts" ? t("add_contact") : t("add_product")}
+          problems={problems}
+          makeItem={f.name === "contacts" ? () => ({ id: crypto.randomUUID() }) : undefined}
+          skip={first ? (i, n) => i === 0 && CONTACT_FIRST.includes(n) : undefined}
+          itemTitle={first ? (item, i) => (i === 0 ? t("first_contact_more", { n: str(item.name) || t("first_contact") }) : undefined) : undefined}
+        />
+      );
+    }
+    let ff = f;
+    if (kindName === "deal" && f.name === "stage" && values.deal_class && f.enum) {
+      const allowed = schema.deal_class_stages[str(values.deal_class)] ?? [];
+      ff = { ...f, enum: f.enum.filter((o) => allowed.includes(o.value as number)) };
+    }
+    if (kindName === "deal" && f.name === "lost_reason" && values.deal_class !== "lost") return null;
+    return (
+      <>
+        <FieldRow
+          f={ff}
+          value={values[f.name]}
+          onChange={(v) => set({ [f.name]: v })}
+          problems={problems[f.name]}
+          readOnly={readOnlyNames.has(f.name)}
+          hint={f.name === "subject" ? t("subject_auto") : f.name === "probability" ? t("probability_auto") : undefined}
+        />
+        {kindName === "customer" && f.name === "name" && <DupWarning name={str(values.name)} phone={str(values.phone)} creditCode={str(values.credit_code)} />}
+        {kindName === "visit" && f.name === "customer_id" && previous && (
+          <div class="hint previous">
+            ← {new Date(when(previous)).toLocaleDateString()} {str(previous.record.met_name)}: {str(previous.record.result).slice(0, 80)}
+          </div>
+        )}
+      </>
+    );
+  };
+
+  let body: (JSX.Element | null)[];
+  if (kindName === "customer") {
+    const byName = (n: string) => fields.find((f) => f.name === n);
+    const contactsF = byName("contacts");
+    const c0 = contacts[0] ?? {};
+    const subs = (contactsF?.items ?? []).filter((sf) => CONTACT_FIRST.includes(sf.name));
+    const setC0 = (patch: Values) => setContacts([{ id: crypto.randomUUID(), ...c0, ...patch }, ...contacts.slice(1)]);
+    const rest = fields.filter((f) => !CUSTOMER_FIRST.has(f.name) && f.name !== "contacts");
+    body = [
+      renderField(byName("name")!),
+      renderField(byName("phone")!),
+      <div class="pair">
+        {renderField(byName("category")!)}
+        {renderField(byName("tier")!)}
+      </div>,
+      contactsF ? (
+        <fieldset class="list first-contact" data-field="contacts.0">
+          <legend>{t("first_contact")}</legend>
+          <div class="pair">
+            {subs.filter((sf) => sf.name !== "mobile").map((sf) => (
+              <FieldRow f={{ ...sf, name: `contacts.0.${sf.name}` }} value={c0[sf.name]} problems={problems[`contacts.0.${sf.name}`]} onChange={(v) => setC0({ [sf.name]: v })} />
+            ))}
+          </div>
+          {subs.filter((sf) => sf.name === "mobile").map((sf) => (
+            <FieldRow f={{ ...sf, name: `contacts.0.${sf.name}` }} value={c0[sf.name]} problems={problems[`contacts.0.${sf.name}`]} onChange={(v) => setC0({ [sf.name]: v })} />
+          ))}
+        </fieldset>
+      ) : null,
+      <details class="more" id="more-fields" open={moreOpen} onToggle={(e) => setMoreOpen((e.target as HTMLDetailsElement).open)}>
+        <summary>
+          {t("more_fields")}
+          <span class="muted"> {t("more_fields_hint")}</span>
+        </summary>
+        {rest.map(renderField)}
+        {contactsF && renderField(contactsF)}
+      </details>,
+    ];
+  } else {
+    body = fields.map(renderField);
+    if (kindName === "visit") {
+      const at = LAYOUT.visit.indexOf("checkin");
+      const before = LAYOUT.visit.slice(0, at).filter((n) => fields.some((f) => f.name === n)).length;
+      body.splice(before, 0, <GpsCheckin values={values} set={set} />);
+    }
+  }
 
   return (
     <div class="page editor" ref={top} data-kind={kindName} data-doc={id}>
@@ -335,61 +462,9 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
           void save(true);
         }}
       >
-        {fields.map((f) => {
-          if (f.name === "customer_id") return <CustomerPicker f={f} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={readOnlyNames.has("customer_id")} problems={problems.customer_id} />;
-          if (f.name === "attachments") {
-            return (
-              <>
-                {kindName === "visit" && <GpsCheckin values={values} set={set} />}
-                <Photos
-                  docId={id}
-                  items={(values.attachments as Values[] | undefined) ?? []}
-                  onChange={(v) => set({ attachments: v })}
-                  category={kindName === "service" ? "service_sheet" : "site_photo"}
-                  gps={typeof values.gps_lat === "number" ? { gps_lat: values.gps_lat, gps_lon: Number(values.gps_lon), gps_accuracy: Number(values.gps_accuracy) } : undefined}
-                />
-              </>
-            );
-          }
-          if (f.y_type === "array" && f.items) {
-            return (
-              <ListEditor
-                f={f}
-                items={(values[f.name] as Values[] | undefined) ?? []}
-                onChange={(v) => set({ [f.name]: v })}
-                addLabel={f.name === "contacts" ? t("add_contact") : t("add_product")}
-                problems={problems}
-                makeItem={f.name === "contacts" ? () => ({ id: crypto.randomUUID() }) : undefined}
-              />
-            );
-          }
-          let ff = f;
-          if (kindName === "deal" && f.name === "stage" && values.deal_class && f.enum) {
-            const allowed = schema.deal_class_stages[str(values.deal_class)] ?? [];
-            ff = { ...f, enum: f.enum.filter((o) => allowed.includes(o.value as number)) };
-          }
-          if (kindName === "deal" && f.name === "lost_reason" && values.deal_class !== "lost") return null;
-          return (
-            <>
-              <FieldRow
-                f={ff}
-                value={values[f.name]}
-                onChange={(v) => set({ [f.name]: v })}
-                problems={problems[f.name]}
-                readOnly={readOnlyNames.has(f.name)}
-                hint={f.name === "subject" ? t("subject_auto") : f.name === "probability" ? t("probability_auto") : undefined}
-              />
-              {kindName === "customer" && f.name === "name" && <DupWarning name={str(values.name)} phone={str(values.phone)} creditCode={str(values.credit_code)} />}
-              {kindName === "visit" && f.name === "customer_id" && previous && (
-                <div class="hint previous">
-                  ← {new Date(when(previous)).toLocaleDateString()} {str(previous.record.met_name)}: {str(previous.record.result).slice(0, 80)}
-                </div>
-              )}
-            </>
-          );
-        })}
+        {body}
         <div class="actions sticky">
-          <button type="button" class="secondary" onClick={() => history.back()}>
+          <button type="button" class="secondary" id="cancel" onClick={() => history.back()}>
             {t("cancel")}
           </button>
           {!initial.submitted_at && (
@@ -404,4 +479,11 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
       </form>
     </div>
   );
+}
+
+/** True when a problem's key names a field of the customer form's folded part. */
+function folded(key: string): boolean {
+  const [name, i, sub] = key.split(".");
+  if (name === "contacts") return !(i === "0" && CONTACT_FIRST.includes(sub));
+  return !CUSTOMER_FIRST.has(name);
 }

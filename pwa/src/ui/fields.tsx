@@ -132,6 +132,8 @@ export function ListEditor({
   addLabel,
   problems,
   makeItem,
+  skip,
+  itemTitle,
 }: {
   f: Field;
   items: Values[];
@@ -139,6 +141,9 @@ export function ListEditor({
   addLabel: string;
   problems: Record<string, string[]>;
   makeItem?: () => Values;
+  /** Sub-fields drawn elsewhere (the customer form's first contact on its first screen). */
+  skip?: (index: number, name: string) => boolean;
+  itemTitle?: (item: Values, index: number) => string | undefined;
 }) {
   const fields = (f.items ?? []).filter((x) => x.name !== "id");
   return (
@@ -146,7 +151,8 @@ export function ListEditor({
       <legend>{label(f)}</legend>
       {items.map((item, i) => (
         <div class="item" data-item={i}>
-          {fields.map((sf) => (
+          {itemTitle?.(item, i) && <div class="item-title">{itemTitle(item, i)}</div>}
+          {fields.filter((sf) => !skip?.(i, sf.name)).map((sf) => (
             <FieldRow
               f={{ ...sf, name: `${f.name}.${i}.${sf.name}` }}
               value={item[sf.name]}

@@ -1,8 +1,19 @@
-// The always-visible sync indicator, and the sync page with refused changes to fix.
-import { app } from "../state";
+// The always-visible sync indicator, and the sync page with refused changes to fix and
+// every photo with its record, caption and upload state.
+import { app, appChanged } from "../state";
 import { fmtAgo, fmtTime, getLang, t } from "../i18n";
 import { docKind } from "../protocol";
-import { str } from "../records";
+import { str, type Values } from "../records";
+import { icons } from "./icons";
+
+// The persistent-storage warning is read once (it says what to do), then stays a mark on
+// the indicator; remembered per device, since it is the browser's answer for this device.
+const PERSIST_SEEN = "waiqin.persistWarned";
+
+function persistAtRisk(): boolean {
+  const a = app!;
+  return a.persisted === false && a.briefcase.outbox.length + a.photos.pending().length > 0;
+}
 
 export function editHref(docId: string): string {
   const kind = docKind(docId);
@@ -59,6 +70,11 @@ export function SyncBar() {
           {t("refused_n", { n: refused })}
         </span>
       )}
+      {persistAtRisk() && (
+        <span class="count persist-mark" data-persist="refused" title={t("persist_refused")}>
+          ⚠ {t("persist_mark")}
+        </span>
+      )}
       <span class="last">{a.sync.status.lastSync ? t("last_sync", { t: fmtAgo(a.sync.status.lastSync) }) : t("never_synced")}</span>
     </a>
   );
@@ -83,7 +99,23 @@ export function Banners() {
           </button>
         </div>
       )}
-      {a.persisted === false && unsent > 0 && <div class="banner warn persist">{t("persist_refused")}</div>}
+      {a.persisted === false && unsent > 0 && !localStorage.getItem(PERSIST_SEEN) && (
+        <div class="banner warn persist" id="persist-warning" role="alert">
+          <p>{t("persist_refused")}</p>
+          <p>{t("persist_howto")}</p>
+          <button
+            type="button"
+            class="secondary"
+            id="persist-ok"
+            onClick={() => {
+              localStorage.setItem(PERSIST_SEEN, String(Date.now()));
+              appChanged();
+            }}
+          >
+            {t("persist_ok")}
+          </button>
+        </div>
+      )}
     </>
   );
 }
@@ -107,7 +139,10 @@ export function SyncPage() {
         <dt>{t("photos")}</dt>
         <dd>{t("photos_pending", { p: a.photos.pending().length, n: a.photos.photos.size })}</dd>
         <dt>{t("storage")}</dt>
-        <dd>{a.persisted ? t("persisted_yes") : t("persisted_no")}</dd>
+        <dd id="storage-state">
+          {a.persisted ? t("persisted_yes") : t("persisted_no")}
+          {a.persisted === false && <div class="hint">{t("persist_howto")}</div>}
+        </dd>
         <dt>{t("last_sync", { t: "" }).trim()}</dt>
         <dd>{s.lastSync ? fmtTime(s.lastSync) : t("never_synced")}</dd>
         {s.closeCode && s.state !== "live" && (
@@ -146,14 +181,38 @@ export function SyncPage() {
       </ul>
       <h2>{t("photos")}</h2>
       <ul class="photo-states">
-        {[...a.photos.photos.values()].map((p) => (
-          <li data-sha={p.sha256} data-state={p.state} data-evicted={p.blob ? undefined : "1"}>
-            <code>{p.sha256.slice(0, 12)}</code> {Math.round(p.size / 1024)} KB — {t(`photo_${p.state}` as "photo_queued")}
-            {p.state === "uploading" && p.offset !== undefined ? ` ${t("photo_progress", { p: Math.floor((100 * p.offset) / p.size) })}` : ""}
-            {p.error ? ` (${p.error})` : ""}
-            {p.blob ? "" : ` · ${t("photo_thumb_only")}`}
-          </li>
-        ))}
+        {[...a.photos.photos.values()]
+          .filter((p) => !a.photos.isHeld(p.sha256))
+          .sort((x, y) => y.createdAt - x.createdAt)
+          .map((p) => {
+            const doc = a.briefcase.resolve(p.doc);
+            const rec = a.briefcase.record(doc);
+            const entry = ((Array.isArray(rec.attachments) ? rec.attachments : []) as Values[]).find((x) => x.sha256 === p.sha256);
+            const kind = docKind(doc);
+            const customer = typeof rec.customer_id === "string" ? str(a.briefcase.record(a.briefcase.resolve(rec.customer_id)).name) : "";
+            const title = str(rec.name || rec.subject || rec.title) || (kind === "visit" ? str(rec.met_name) : "");
+            const url = a.photos.url(p.sha256);
+            return (
+              <li data-sha={p.sha256} data-state={p.state} data-evicted={p.blob ? undefined : "1"} data-doc={doc}>
+                <a href={editHref(doc)} class="photo-row">
+                  {url ? <img src={url} alt="" class="mini" /> : <span class="mini noimg">{icons.camera}</span>}
+                  <span class="what">
+                    <span class="rec">
+                      {kind && <span class={`tag ${kind}`}>{t(kind as "visit")}</span>} {[customer, title].filter(Boolean).join(" · ") || "—"}
+                    </span>
+                    <span class="caption">{str(entry?.caption) || <span class="muted">{t("photo_no_caption")}</span>}</span>
+                    <span class={`pstate ${p.state}`}>
+                      {t(`photo_${p.state}` as "photo_queued")}
+                      {p.state === "uploading" && p.offset !== undefined ? ` ${t("photo_progress", { p: Math.floor((100 * p.offset) / p.size) })}` : ""}
+                      <span class="muted"> · {Math.round(p.size / 1024)} KB</span>
+                      {p.error ? ` (${p.error})` : ""}
+                      {p.blob ? "" : ` · ${t("photo_thumb_only")}`}
+                    </span>
+                  </span>
+                </a>
+              </li>
+            );
+          })}
       </ul>
     </div>
   );
