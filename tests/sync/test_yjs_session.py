@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pycrdt import Doc, Map
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from schema import samples
 from schema.ydoc import update_fields, write_record
@@ -319,6 +319,58 @@ async def test_a_slow_stock_client_is_closed_with_a_code_it_reconnects_after(
                         await client_end.recv()
             assert closed.value.code == p.CloseCode.TOO_SLOW
             assert not 4400 <= closed.value.code < 4500  # y-websocket 3.x reconnects
+
+
+async def test_a_failed_commit_closes_with_a_code_to_reconnect_after_and_the_resend_lands(
+    engine: Any,
+) -> None:
+    async with crm(engine) as h:
+        team = await make_team(h.accounts)
+        doc_id = samples.new_id("customer")
+        card = new_customer(team.rep1.id)
+        async with stock_client(h, team.rep1, doc_id) as client:
+            await client.wait_for(lambda: client.synced)
+            # the database loses the change log for a moment: the commit fails
+            async with engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE sync_changes RENAME TO sync_changes_away"))
+            try:
+                await client.write(card)
+                closed = await client.wait_closed()
+            finally:
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        text("ALTER TABLE sync_changes_away RENAME TO sync_changes"))
+            assert closed.code == p.CloseCode.INTERNAL_ERROR
+            assert not 4400 <= closed.code < 4500  # y-websocket 3.x reconnects
+        # ...and its next socket's step 2 brings the card again
+        async with stock_client(h, team.rep1, doc_id, holding=client.doc.get_update()) as again:
+            await committed(h, doc_id, lambda r: r.get("name") == card["name"])
+            assert again.closed is None
+
+
+async def test_a_merged_cards_client_that_sends_nothing_is_told_after_the_grace(
+    engine: Any,
+) -> None:
+    async with crm(engine) as h:
+        team = await make_team(h.accounts)
+        kept, merged = samples.new_id("customer"), samples.new_id("customer")
+        phone = SyncClient("phone")
+        async with h.online(phone, team.rep1):
+            for doc_id in (kept, merged):
+                write_record(phone.doc(doc_id), "customer",
+                             new_customer(team.rep1.id, credit_code=None))
+            await phone.wait_flushed()
+        await _merge(h, merged, kept)
+        client_end, server_end = memory_pair()
+        session = YjsSession(h.hub, server_end, await h.principal(team.rep1), merged,
+                             merged_grace=0.2)
+        async with asyncio.timeout(10):
+            await session.run()
+        with pytest.raises(Disconnected) as closed:
+            while True:
+                await client_end.recv()  # the server's step 1, then the close
+        assert (closed.value.code, closed.value.reason) == (
+            p.CloseCode.MERGED, f"merged into {kept}")
 
 
 async def test_awareness_is_echoed_to_its_sender_only(engine: Any) -> None:
