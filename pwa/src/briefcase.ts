@@ -1,6 +1,7 @@
 // The briefcase: every record doc this device holds, the outbox of local updates not yet
-// acknowledged, and the cursor. Y docs are built lazily from their stored compacted state;
-// every change (local or remote) is written back to IndexedDB in small batched transactions.
+// acknowledged, and the cursor. A record is kept as its compacted state plus its fields as
+// JSON (for lists and search); a Y doc is built only when a record is opened or edited.
+// Every change is written back to IndexedDB in batched transactions.
 import * as Y from "yjs";
 import type { ErrorDetail } from "./protocol";
 import { docKind } from "./protocol";
@@ -22,11 +23,23 @@ interface Batch {
   outboxDel: Set<number>;
   meta: Map<string, unknown>;
   promise?: Promise<void>;
+  /** Starts the write (once the previous batch is written and the wait is over). */
+  wake?: () => void;
+  due?: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+  urgent?: boolean;
 }
 
 function newBatch(): Batch {
   return { docs: new Set(), outboxPut: new Map(), outboxDel: new Set(), meta: new Map() };
 }
+
+/**
+ * How long remote-only changes wait to share one IndexedDB transaction: a catch-up of
+ * 50,000 records then costs a few hundred transactions instead of one per record. Local
+ * changes are written at once (the outbox waits for them).
+ */
+const REMOTE_BATCH_MS = 150;
 
 export class Briefcase {
   readonly infos = new Map<string, DocInfo>();
@@ -44,6 +57,9 @@ export class Briefcase {
   redirects: Record<string, string> = {};
   storageError: StorageError | null = null;
   private listeners = new Set<() => void>();
+  private docListeners = new Set<(id: string) => void>();
+  /** Counts every change to the records (a cheap "has anything changed" for the screens). */
+  version = 0;
   private chain: Promise<void> = Promise.resolve();
   private batch: Batch | null = null;
 
@@ -74,7 +90,17 @@ export class Briefcase {
     return () => this.listeners.delete(fn);
   }
 
-  private changed(): void {
+  /** Called with the id of each record that changed, appeared or was dropped. */
+  subscribeDocs(fn: (id: string) => void): () => void {
+    this.docListeners.add(fn);
+    return () => this.docListeners.delete(fn);
+  }
+
+  private changed(id?: string): void {
+    if (id !== undefined) {
+      this.version += 1;
+      for (const fn of this.docListeners) fn(id);
+    }
     for (const fn of this.listeners) fn();
   }
 
@@ -108,9 +134,29 @@ export class Briefcase {
     return this.batch?.promise ?? this.chain;
   }
 
-  /** Apply an update from the server; it is stored but never queued for sending. */
+  /**
+   * Apply an update from the server; it is stored but never queued for sending. A record
+   * nobody has open is not kept as a Y doc: a short-lived one merges the update into the
+   * stored state and reads the fields, so a briefcase of 50,000 records holds 50,000
+   * compact states, not 50,000 Y docs.
+   */
   applyRemote(id: string, update: Uint8Array): void {
-    Y.applyUpdate(this.doc(id), update, REMOTE);
+    if (this.ydocs.has(id)) {
+      Y.applyUpdate(this.ydocs.get(id)!, update, REMOTE);
+      return;
+    }
+    const prev = this.states.get(id);
+    const tmp = new Y.Doc({ gc: true });
+    if (prev) Y.applyUpdate(tmp, prev, REMOTE);
+    Y.applyUpdate(tmp, update, REMOTE);
+    // A first state is stored as it came (already compacted by the server).
+    const state = prev ? Y.encodeStateAsUpdate(tmp) : update;
+    const record = tmp.getMap("record").toJSON() as Record<string, unknown>;
+    tmp.destroy();
+    this.states.set(id, state);
+    this.infos.set(id, { id, kind: docKind(id) ?? "unknown", record, updatedAt: Date.now() });
+    void this.persist((b) => b.docs.add(id), false);
+    this.changed(id);
   }
 
   private onUpdate(id: string, update: Uint8Array, origin: unknown): void {
@@ -122,9 +168,9 @@ export class Briefcase {
       record: doc.getMap("record").toJSON() as Record<string, unknown>,
       updatedAt: Date.now(),
     });
-    void this.persist((b) => b.docs.add(id));
+    void this.persist((b) => b.docs.add(id), origin !== REMOTE);
     if (origin !== REMOTE) this.enqueue(id, update);
-    this.changed();
+    this.changed(id);
   }
 
   private enqueue(id: string, update: Uint8Array): void {
@@ -156,7 +202,7 @@ export class Briefcase {
     this.states.delete(id);
     this.infos.delete(id);
     void this.persist((b) => b.docs.add(id));
-    this.changed();
+    this.changed(id);
   }
 
   setRedirect(from: string, to: string): void {
@@ -217,19 +263,31 @@ export class Briefcase {
 
   // -- persistence ------------------------------------------------------------------------
 
-  private persist(mut: (b: Batch) => void): Promise<void> {
+  private persist(mut: (b: Batch) => void, urgent = true): Promise<void> {
     if (!this.batch) {
       const b = newBatch();
       this.batch = b;
       b.promise = this.chain = this.chain
-        .then(() => new Promise<void>((r) => setTimeout(r, 0)))
+        .then(() => new Promise<void>((r) => (b.due ? r() : (b.wake = r))))
         .then(() => {
           if (this.batch === b) this.batch = null;
           return this.writeBatch(b);
         });
+      b.timer = setTimeout(() => this.due(b), urgent ? 0 : REMOTE_BATCH_MS);
+    } else if (urgent && !this.batch.urgent) {
+      // A local change joins a waiting remote batch: write it now.
+      const b = this.batch;
+      clearTimeout(b.timer);
+      b.timer = setTimeout(() => this.due(b), 0);
     }
+    this.batch.urgent ||= urgent;
     mut(this.batch);
     return this.batch.promise!;
+  }
+
+  private due(b: Batch): void {
+    b.due = true;
+    b.wake?.();
   }
 
   private async writeBatch(b: Batch): Promise<void> {
@@ -239,17 +297,12 @@ export class Briefcase {
         for (const id of b.docs) {
           const doc = this.ydocs.get(id);
           const info = this.infos.get(id);
-          if (!doc || !info) {
-            if (!this.states.has(id)) docs.delete(id);
+          const state = doc ? Y.encodeStateAsUpdate(doc) : this.states.get(id);
+          if (!state || !info) {
+            docs.delete(id);
             continue;
           }
-          const row: StoredDoc = {
-            id,
-            kind: info.kind,
-            state: Y.encodeStateAsUpdate(doc),
-            summary: info.record,
-            updatedAt: info.updatedAt,
-          };
+          const row: StoredDoc = { id, kind: info.kind, state, summary: info.record, updatedAt: info.updatedAt };
           docs.put(row);
         }
         const outbox = s("outbox");

@@ -1,10 +1,13 @@
 // My customers (search, filters, overdue badge) and the customer card (contacts,
-// completeness, timeline of visits, service sheets and deals).
-import { useState } from "preact/hooks";
-import type { DocInfo } from "../briefcase";
+// completeness, timeline of visits, service sheets and deals). The list renders only the
+// rows near the screen and keeps the rows under the thumb still while cards arrive.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { Briefcase, DocInfo } from "../briefcase";
 import { fmtTime, label, t } from "../i18n";
-import { childrenByCustomer, completeness, lastContact, overdueDays, str, when, type Values } from "../records";
+import { childrenByCustomer, completeness, lastContact, overdueDays, str, when, type Children, type Values } from "../records";
+import { Roster } from "../roster";
 import { field } from "../schema";
+import { searchCustomers } from "../search";
 import { app } from "../state";
 import { RefusedBanner } from "./editor";
 
@@ -14,36 +17,131 @@ function enumLabel(kindName: string, name: string, v: unknown): string {
   return o ? label(o) : v === undefined || v === null ? "" : String(v);
 }
 
-const collator = new Intl.Collator("zh-CN");
+const rosters = new WeakMap<Briefcase, Roster>();
 
-export function customers(): DocInfo[] {
-  return [...app!.briefcase.infos.values()]
-    .filter((i) => i.kind === "customer" && !i.record.merged_into)
-    .sort((a, b) => collator.compare(str(a.record.name), str(b.record.name)));
+/** The briefcase's customers in list order (one incremental index per briefcase). */
+export function roster(b: Briefcase): Roster {
+  let r = rosters.get(b);
+  if (!r) rosters.set(b, (r = new Roster(b)));
+  return r;
 }
 
-const PAGE = 100;
+export function customers(): readonly DocInfo[] {
+  return roster(app!.briefcase).list();
+}
+
+/** Height of one row (card and gap) in px: fixed, so the list can place rows it does not render. */
+export const ROW = 96;
+const GAP = 8;
+/** Rows rendered beyond the screen, above and below (a fling shows no blank). */
+const OVERSCAN = 40;
+const WINDOW = 120;
+
+let childrenCache: { version: number; map: Map<string, Children> } | null = null;
+
+/** Visits, service sheets and deals per customer, rebuilt only when a record changed. */
+function children(b: Briefcase): Map<string, Children> {
+  if (childrenCache?.version !== b.version) childrenCache = { version: b.version, map: childrenByCustomer(b) };
+  return childrenCache.map;
+}
+
+/** The sticky headers' bottom edge: rows above it are hidden under them. */
+function coveredTop(): number {
+  let y = 0;
+  for (const sel of ["header.top", ".syncbar", ".page > .toolbar"]) {
+    const el = document.querySelector(sel);
+    if (el) y = Math.max(y, el.getBoundingClientRect().bottom);
+  }
+  return y;
+}
+
+interface Shown {
+  list: readonly DocInfo[];
+  filter: string;
+}
 
 export function CustomerList() {
   const a = app!;
   const [q, setQ] = useState("");
   const [cat, setCat] = useState("");
   const [status, setStatus] = useState("");
-  const [limit, setLimit] = useState(PAGE);
-  const kids = childrenByCustomer(a.briefcase);
+  const [, setScrollY] = useState(window.scrollY);
+  const listRef = useRef<HTMLUListElement>(null);
+  const toolbarRef = useRef<HTMLDivElement>(null);
+  const shown = useRef<Shown | null>(null);
+  const r = roster(a.briefcase);
+  const all = r.list();
   const catF = field(a.schema, "customer", "category")!;
   const statusF = field(a.schema, "customer", "status")!;
-  const needle = q.trim().toLowerCase();
-  const list = customers().filter((c) => {
-    const r = c.record;
-    if (cat && r.category !== cat) return false;
-    if (status && r.status !== status) return false;
-    if (!needle) return true;
-    return [r.name, r.short_name, r.code].some((v) => str(v).toLowerCase().includes(needle));
+  const needle = q.trim();
+  const filter = `${needle}\u0001${cat}\u0001${status}`;
+  const list = useMemo(() => {
+    const keep = (c: DocInfo) => (!cat || c.record.category === cat) && (!status || c.record.status === status);
+    if (needle) return searchCustomers(all, needle, { limit: Infinity }).filter(keep);
+    return cat || status ? all.filter(keep) : all;
+  }, [all, needle, cat, status]);
+
+  useEffect(() => {
+    let queued = false;
+    const on = () => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        setScrollY(window.scrollY);
+      });
+    };
+    addEventListener("scroll", on, { passive: true });
+    addEventListener("resize", on);
+    return () => {
+      removeEventListener("scroll", on);
+      removeEventListener("resize", on);
+    };
+  }, []);
+
+  // Cards that arrive above the row at the top of the screen would push it down: scroll
+  // by as much, before the browser paints, so that the rows on screen stay where they are.
+  const ul = listRef.current;
+  const viewTop = ul ? ul.getBoundingClientRect().top : 0; // the list's top in the viewport
+  let y = window.scrollY;
+  let restore: number | null = null;
+  const before = shown.current;
+  if (ul && before && before.list !== list && before.filter === filter) {
+    const k0 = Math.max(0, Math.floor((coveredTop() - viewTop) / ROW));
+    const id = before.list[k0]?.id;
+    const k = id ? (list[k0]?.id === id ? k0 : list.findIndex((c) => c.id === id)) : -1;
+    if (k >= 0 && k !== k0) {
+      restore = window.scrollY + (k - k0) * ROW;
+      y = restore;
+    }
+  }
+  const listTop = viewTop + window.scrollY; // and in the document
+  const first = Math.max(0, Math.floor((y - listTop) / ROW));
+  const start = Math.max(0, Math.min(first - OVERSCAN, list.length - WINDOW));
+  const end = Math.min(list.length, start + WINDOW);
+
+  useLayoutEffect(() => {
+    shown.current = { list, filter };
+    if (restore !== null) window.scrollTo(0, restore);
+    // The search box stays under the sync bar while the list scrolls.
+    const bar = document.querySelector(".syncbar");
+    if (toolbarRef.current && bar) toolbarRef.current.style.top = `${Math.round(bar.getBoundingClientRect().height + (document.querySelector("header.top")?.getBoundingClientRect().height ?? 0))}px`;
   });
+  useEffect(() => {
+    // A new search or filter starts at the top of its results.
+    const el = listRef.current;
+    if (el && el.getBoundingClientRect().top < coveredTop()) {
+      window.scrollTo(0, Math.max(0, window.scrollY + el.getBoundingClientRect().top - coveredTop()));
+    }
+  }, [filter]);
+
+  const kids = children(a.briefcase);
+  const unsent = new Set(a.briefcase.unsent().map((e) => e.doc));
+  const refusedDocs = new Set(a.briefcase.refused().map((e) => e.doc));
+  const rows = list.slice(start, end);
   return (
     <div class="page">
-      <div class="toolbar">
+      <div class="toolbar" ref={toolbarRef} style={{ position: "sticky", zIndex: 5, background: "var(--bg)", paddingBottom: "0.4rem", marginBottom: "0.3rem" }}>
         <input type="search" id="search" placeholder={t("search")} value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
         <div class="filters">
           <select id="filter-category" value={cat} onChange={(e) => setCat((e.target as HTMLSelectElement).value)}>
@@ -61,46 +159,45 @@ export function CustomerList() {
         </div>
       </div>
       {list.length === 0 && <p class="muted empty">{t("no_customers")}</p>}
-      <ul class="cards" id="customer-list">
-        {list.slice(0, limit).map((c) => {
-          const r = c.record;
-          const ch = kids.get(c.id);
-          const od = overdueDays(r, ch);
-          const last = lastContact(ch);
-          const comp = completeness(a.schema, r);
-          const refused = a.briefcase.refused().some((e) => e.doc === c.id);
-          const unsent = a.briefcase.unsent().some((e) => e.doc === c.id);
-          return (
-            <li>
-              <a class="card customer" href={`#/c/${c.id}`} data-doc={c.id}>
-                <div class="title">
-                  <span class="name">{str(r.name) || "—"}</span>
-                  {od !== null && <span class="badge overdue">{t("overdue", { n: od })}</span>}
-                  {refused && <span class="badge refused">!</span>}
-                  {unsent && !refused && <span class="badge unsent" title={t("unsent", { n: 1 })}>↑</span>}
-                </div>
-                <div class="meta">
-                  {[enumLabel("customer", "category", r.category), enumLabel("customer", "tier", r.tier), enumLabel("customer", "status", r.status), str(r.code)]
-                    .filter(Boolean)
-                    .join(" · ")}
-                </div>
-                <div class="meta">
-                  {t("last_visit")}: {last ? fmtTime(last).slice(0, 10) : t("never_visited")} · {t("completeness")} {comp.done}/{comp.total}
-                </div>
-              </a>
-            </li>
-          );
-        })}
+      <ul class="cards" id="customer-list" ref={listRef} data-count={list.length} style={{ display: "block", position: "relative", height: `${Math.max(0, list.length * ROW - GAP)}px` }}>
+        {rows.map((c, i) => (
+          <CustomerRow key={c.id} info={c} top={(start + i) * ROW} kids={kids.get(c.id)} unsent={unsent.has(c.id)} refused={refusedDocs.has(c.id)} />
+        ))}
       </ul>
-      {list.length > limit && (
-        <button class="secondary wide more" onClick={() => setLimit(limit + PAGE)}>
-          {t("show_more", { n: list.length - limit })}
-        </button>
-      )}
       <a class="fab" href="#/new/customer" id="new-customer">
         + {t("new_customer")}
       </a>
     </div>
+  );
+}
+
+const ONE_LINE = { whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" } as const;
+
+function CustomerRow({ info, top, kids, unsent, refused }: { info: DocInfo; top: number; kids: Children | undefined; unsent: boolean; refused: boolean }) {
+  const a = app!;
+  const r = info.record;
+  const od = overdueDays(r, kids);
+  const last = lastContact(kids);
+  const comp = completeness(a.schema, r);
+  return (
+    <li style={{ position: "absolute", left: 0, right: 0, top: `${top}px`, height: `${ROW - GAP}px` }}>
+      <a class="card customer" href={`#/c/${info.id}`} data-doc={info.id} style={{ height: "100%", boxSizing: "border-box", overflow: "hidden" }}>
+        <div class="title">
+          <span class="name" style={ONE_LINE}>{str(r.name) || "—"}</span>
+          {od !== null && <span class="badge overdue">{t("overdue", { n: od })}</span>}
+          {refused && <span class="badge refused">!</span>}
+          {unsent && !refused && <span class="badge unsent" title={t("unsent", { n: 1 })}>↑</span>}
+        </div>
+        <div class="meta" style={ONE_LINE}>
+          {[enumLabel("customer", "category", r.category), enumLabel("customer", "tier", r.tier), enumLabel("customer", "status", r.status), str(r.code)]
+            .filter(Boolean)
+            .join(" · ")}
+        </div>
+        <div class="meta" style={ONE_LINE}>
+          {t("last_visit")}: {last ? fmtTime(last).slice(0, 10) : t("never_visited")} · {t("completeness")} {comp.done}/{comp.total}
+        </div>
+      </a>
+    </li>
   );
 }
 

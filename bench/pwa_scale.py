@@ -1,0 +1,273 @@
+"""The field app at a big briefcase: first login of a rep who holds N customers, in
+Debian's Chromium at 390x844 (Playwright), against a real `waiqin serve`.
+
+    .venv/bin/python -m bench.pwa_scale                  # N = 50000
+    .venv/bin/python -m bench.pwa_scale -n 20000 50000 --data-cache /tmp/wq-scale
+
+Prints, per N: server side (time to generate, catch-up bytes), the download (first card,
+complete, IndexedDB flushed), whether the rows on screen moved while cards arrived, search
+answer times during and after the download, JS heap peak, and reopen times online and
+offline. Figures only: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness as h
+from bench.briefcase import fill
+from server.config import Config
+from server.db import migrate
+
+CHROMIUM = os.environ.get("WAIQIN_CHROMIUM", "/usr/bin/chromium")
+DEMO_PASSWORD = "waiqin-demo"
+
+# In every page: when the first customer card appeared, and a cheap sampler the bench reads.
+PROBE = """
+(() => {
+  const seen = { firstCard: null };
+  window.__probe = seen;
+  new MutationObserver(() => {
+    if (seen.firstCard === null && document.querySelector('#customer-list a[data-doc]')) {
+      seen.firstCard = performance.now();
+    }
+  }).observe(document, { childList: true, subtree: true });
+})();
+"""
+
+# The rows inside the viewport: doc id -> top edge (px).
+ROWS_ON_SCREEN = """() => {
+  const out = {};
+  for (const a of document.querySelectorAll('#customer-list a[data-doc]')) {
+    const r = a.getBoundingClientRect();
+    if (r.bottom > 0 && r.top < innerHeight) out[a.dataset.doc] = Math.round(r.top);
+  }
+  return out;
+}"""
+
+# Type a needle into the search box, as a keystroke would, and time until the list shows
+# only rows that contain it (and at least one).
+SEARCH = """async (needle) => {
+  const input = document.querySelector('#search');
+  const t0 = performance.now();
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+  setter.call(input, needle);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  const ok = () => {
+    const names = [...document.querySelectorAll('#customer-list a[data-doc]')]
+      .map((a) => a.textContent);
+    return names.length > 0 && names.every((n) => n.includes(needle));
+  };
+  while (!ok()) await new Promise((r) => requestAnimationFrame(r));
+  return performance.now() - t0;
+}"""
+
+CLEAR = """async () => {
+  const input = document.querySelector('#search');
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+  setter.call(input, '');
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  await new Promise((r) => requestAnimationFrame(r));
+}"""
+
+HELD = """() => {
+  const b = window.waiqin && window.waiqin.briefcase;
+  const state = window.waiqin ? window.waiqin.sync.status.state : '';
+  return { held: b ? b.infos.size : 0, state };
+}"""
+
+
+def _prepare(n: int, cache: Path | None) -> tuple[Path, float, bool]:
+    """A data dir holding the demo team and rep1's n customers (made once per cache dir)."""
+    if cache is not None:
+        data = cache / f"n{n}"
+        if (data / "done").exists():
+            return data, 0.0, True
+        shutil.rmtree(data, ignore_errors=True)
+    else:
+        data = Path(tempfile.mkdtemp(prefix=f"waiqin-scale-{n}-"))
+    data.mkdir(parents=True, exist_ok=True)
+    cfg = Config.from_env(data_dir=data)
+    migrate(cfg.database)
+    t = time.perf_counter()
+    asyncio.run(fill(cfg, "rep1", n))
+    made = time.perf_counter() - t
+    (data / "done").write_text(str(n))
+    return data, made, False
+
+
+def _browser(pw: Any) -> Any:
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"],
+    )
+
+
+def run_one(n: int, cache: Path | None) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    data, made_s, reused = _prepare(n, cache)
+    server = h.start_server(data, cmd=[str(h.BIN / "waiqin"), "serve", "--demo", "--data",
+                                       "{data}", "--port", "{port}", "--log-level", "warning"])
+    out: dict[str, Any] = {"n": n, "generate_s": made_s, "reused": reused}
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            ctx = browser.new_context(viewport={"width": 390, "height": 844},
+                                      device_scale_factor=2, locale="zh-CN", is_mobile=True,
+                                      has_touch=True, service_workers="allow")
+            ctx.set_default_timeout(120_000)
+            ctx.add_init_script(PROBE)
+            page = ctx.new_page()
+            cdp = ctx.new_cdp_session(page)
+            received = {"bytes": 0, "frames": 0}
+
+            def on_ws(ws: Any) -> None:
+                def frame(payload: Any) -> None:
+                    received["frames"] += 1
+                    received["bytes"] += len(payload)
+
+                ws.on("framereceived", frame)
+
+            page.on("websocket", on_ws)
+            page.goto(server.http + "/app/")
+            page.fill("#login", "rep1")
+            page.fill("#password", DEMO_PASSWORD)
+            t0 = time.perf_counter()
+            page.click("#login-submit")
+            heap: list[int] = []
+            searches: list[float] = []
+            moves, samples = 0, 0
+            first_card = None
+            prev: dict[str, int] | None = None
+            scrolled = False
+            last_note = 0.0
+            while True:
+                st = page.evaluate(HELD)
+                now = time.perf_counter() - t0
+                heap.append(cdp.send("Runtime.getHeapUsage")["usedSize"])
+                if first_card is None and page.query_selector("#customer-list a[data-doc]"):
+                    first_card = now
+                if st["state"] == "live" and st["held"] >= n:
+                    out["complete_s"] = now
+                    break
+                if first_card is not None and not scrolled and st["held"] > 2000:
+                    # A rep scrolls a little into the list, then holds still.
+                    page.mouse.wheel(0, 1500)
+                    page.wait_for_timeout(300)
+                    scrolled, prev = True, None
+                    continue
+                if scrolled:
+                    rows = page.evaluate(ROWS_ON_SCREEN)
+                    if prev is not None:
+                        samples += 1
+                        moves += sum(1 for d, y in rows.items() if d in prev and prev[d] != y)
+                        moves += sum(1 for d in prev if d not in rows)
+                    prev = rows
+                if scrolled and len(searches) < 3 and st["held"] > n * (len(searches) + 1) / 5:
+                    needle = page.evaluate(
+                        "() => { const xs = [...window.waiqin.briefcase.infos.values()];"
+                        " return String(xs[Math.floor(xs.length / 2)].record.name); }")
+                    searches.append(page.evaluate(SEARCH, needle))
+                    page.evaluate(CLEAR)
+                    prev = None
+                if now - last_note >= 5:
+                    last_note = now
+                    print(f"  .. {now:5.1f} s: {st['held']:,} held, {st['state']}, "
+                          f"{received['frames']:,} frames, heap {heap[-1] / 1e6:.0f} MB",
+                          file=sys.stderr, flush=True)
+                if now > 600:
+                    raise RuntimeError(f"download not complete after 600 s: {st}")
+                page.wait_for_timeout(100)
+            t_flush = time.perf_counter()
+            page.evaluate("() => window.waiqin.briefcase.flushed()")
+            out["flushed_s"] = out["complete_s"] + time.perf_counter() - t_flush
+            out["first_card_s"] = first_card
+            out["moves"], out["samples"] = moves, samples
+            out["search_during_ms"] = searches
+            out["bytes_received"], out["frames"] = received["bytes"], received["frames"]
+            after = []
+            for _ in range(5):
+                needle = page.evaluate(
+                    "() => { const xs = [...window.waiqin.briefcase.infos.values()];"
+                    " return String(xs[Math.floor(Math.random() * xs.length)].record.code); }")
+                after.append(page.evaluate(SEARCH, needle))
+                page.evaluate(CLEAR)
+            out["search_after_ms"] = after
+            heap.append(cdp.send("Runtime.getHeapUsage")["usedSize"])
+            out["heap_peak_mb"] = max(heap) / 1e6
+            page.wait_for_function("navigator.serviceWorker.controller !== null")
+            reopen: dict[str, list[float]] = {"online": [], "offline": []}
+            for mode in ("online", "offline"):
+                ctx.set_offline(mode == "offline")
+                for _ in range(3):
+                    page.reload()
+                    page.wait_for_selector("#customer-list a[data-doc]")
+                    page.wait_for_function("window.__probe.firstCard !== null")
+                    reopen[mode].append(page.evaluate("window.__probe.firstCard"))
+                    heap.append(cdp.send("Runtime.getHeapUsage")["usedSize"])
+            ctx.set_offline(False)
+            out["reopen_ms"] = reopen
+            out["heap_reopen_mb"] = heap[-1] / 1e6
+            ctx.close()
+            browser.close()
+    finally:
+        server.stop()
+        if cache is None:
+            shutil.rmtree(data, ignore_errors=True)
+    return out
+
+
+def report(r: dict[str, Any]) -> None:
+    med = statistics.median
+    print(f"\n== {r['n']:,} customers (rep1) ==")
+    gen = "reused from the cache" if r["reused"] else f"{r['generate_s']:.1f} s"
+    print(f"  server: briefcase generated {gen}; catch-up {r['frames']:,} frames, "
+          f"{r['bytes_received'] / 1e6:.1f} MB received")
+    print(f"  download: first card {r['first_card_s']:.2f} s, complete {r['complete_s']:.2f} s, "
+          f"in IndexedDB {r['flushed_s']:.2f} s after login")
+    print(f"  steady list: {r['moves']} row moves in {r['samples']} samples while holding still")
+    print("  search during download: " + ", ".join(f"{x:.0f}" for x in r["search_during_ms"])
+          + " ms; after: " + ", ".join(f"{x:.0f}" for x in r["search_after_ms"]) + " ms")
+    print(f"  JS heap peak {r['heap_peak_mb']:.0f} MB (after reopen {r['heap_reopen_mb']:.0f} MB)")
+    for mode, xs in r["reopen_ms"].items():
+        print(f"  reopen {mode}: first card at " + ", ".join(f"{x:.0f}" for x in xs)
+              + f" ms (median {med(xs):.0f})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, nargs="+", default=[50_000])
+    ap.add_argument("--data-cache", type=Path, help="keep generated briefcases here")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    busy0 = h.machine_busy()
+    results = []
+    for n in args.n:
+        r = run_one(n, args.data_cache)
+        report(r)
+        results.append(r)
+    busy1 = h.machine_busy()
+    print(f"\nmachine busy {100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9):.0f}% "
+          f"of {os.cpu_count()} cores during the run")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
