@@ -430,6 +430,7 @@ def test_a_form_left_unsaved_leaves_no_photo_behind(
     page.set_input_files("#photo-input", str(photo_png(tmp_path / "oops.png")))
     sha = page.wait_for_selector(".thumb[data-sha]").get_attribute("data-sha")
     assert "保存后上传" in page.inner_text(f".thumb[data-sha='{sha}']")
+    page.locator(f".thumb[data-sha='{sha}']").scroll_into_view_if_needed()
     screenshot(page, "field-12b-photo-held")
     page.click("#cancel")
     page.wait_for_selector("h1.customer-name")

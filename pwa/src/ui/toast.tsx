@@ -2,15 +2,22 @@
 // the route change that follows a save, and goes by itself.
 import { useEffect, useState } from "preact/hooks";
 
-let current: { text: string; at: number } | null = null;
+let current: { text: string; at: number; moves: number } | null = null;
 const listeners = new Set<() => void>();
 const SHOWN_MS = 2500;
 
-/** Show `text` for a moment, on whatever screen comes next. */
+/** Show `text` for a moment, on the screen that comes next (and not on the one after). */
 export function flash(text: string): void {
-  current = { text, at: Date.now() };
+  current = { text, at: Date.now(), moves: 0 };
   for (const fn of listeners) fn();
 }
+
+addEventListener("hashchange", () => {
+  if (current && ++current.moves > 1) {
+    current = null;
+    for (const fn of listeners) fn();
+  }
+});
 
 export function Toast() {
   const [, setTick] = useState(0);
