@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from schema import duties
 from schema.export import GENERAL_RULES, schema_json
 from schema.kinds import KINDS, Field
 
@@ -92,6 +93,13 @@ def _table(fields: tuple[Field, ...]) -> list[str]:
     return lines
 
 
+def _duty_decisions() -> list[str]:
+    """The decision list of `schema.duties`' docstring, one item per line."""
+    doc = duties.__doc__ or ""
+    items = doc.split("The decisions (also in docs/records.md):", 1)[1].split("\n- ")[1:]
+    return [" ".join(i.split()) for i in items]
+
+
 def render() -> str:
     """The whole of docs/records.md."""
     schema = schema_json()
@@ -139,6 +147,14 @@ def render() -> str:
         "未见到本人, no answer, with fewer than 6 characters of substance once those "
         "phrases and filler words are removed (an English word counts as 2)."
     )
+    out.append("")
+    out.append("## Duties: contact frequency and deal follow-up (`schema.duties`)\n")
+    out.append(
+        "Decided from 000 §3.4, §3.5.1, §4.1.3 and §4.3.2; the back office's reports and "
+        "the phone's Today apply the same rules (the phone reads the numbers from "
+        "`/api/schema` `duties`; both are checked against `tests/data/duties.json`):\n"
+    )
+    out.extend(f"- {line.strip()}" for line in _duty_decisions())
     out.append("")
     out.append("## Formats\n")
     out.append("| format | meaning | 含义 | example |")

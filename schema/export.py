@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from schema.derive import COMPLETENESS_ITEMS
+from schema.duties import duties_json
 from schema.formats import FORMATS
 from schema.kinds import (
     CLASS_STAGES,
@@ -186,4 +187,5 @@ def schema_json() -> dict[str, Any]:
         "deal_follow_up_days": dict(FOLLOW_UP_DAYS),
         "deal_class_stages": {k: list(v) for k, v in CLASS_STAGES.items()},
         "max_attachment_bytes": MAX_ATTACHMENT_BYTES,
+        "duties": duties_json(),
     }

@@ -1002,7 +1002,12 @@ PROGRESS = Kind(
             required="on_submit",
             max_length=2000,
         ),
-        Field("stage", "integer", "进展阶段", "Stage", enum=DEAL_STAGE),
+        Field("stage", "integer", "进展阶段", "Stage", enum=DEAL_STAGE,
+              help_en="Carried to the deal by the server (000 §4.3.5).",
+              help_zh="由服务器同步到跟单(000 §4.3.5)。"),
+        Field("deal_class", "string", "跟单主分类", "Deal class", enum=DEAL_CLASS,
+              help_en="Set when the deal's class changes; carried to the deal by the server.",
+              help_zh="跟单主分类变更时填写;由服务器同步到跟单。"),
         Field(
             "count_as_contact",
             "boolean",
@@ -1027,10 +1032,101 @@ PROGRESS = Kind(
             "不允许填写“电话未接通”“未见到本人”等没有实际内容的信息。",
             when="on_submit",
         ),
+        Rule(
+            "progress.class_stage",
+            ("stage", "deal_class"),
+            "The stage fits the deal's class (the new class when it changes).",
+            "进展阶段须符合跟单主分类(变更时按新的主分类)。",
+            when="on_submit",
+        ),
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMER, VISIT, SERVICE, DEAL, PROGRESS)}
+# --- task / schedule (日程 / 任务) ----------------------------------------------------------
+
+TASK_TYPE = (
+    _e("visit", "拜访", "Visit"),
+    _e("call", "电话", "Call"),
+    _e("follow_up", "跟进", "Follow-up"),
+    _e("service", "服务", "Service"),
+    _e("other", "其他", "Other"),
+)
+TASK_PRIORITY = (
+    _e("high", "高", "High"),
+    _e("normal", "中", "Normal"),
+    _e("low", "低", "Low"),
+)
+TASK_STATUS = (
+    _e("open", "待办", "To do"),
+    _e("done", "完成", "Done"),
+    _e("cancelled", "取消", "Cancelled"),
+)
+
+
+def _link(name: str, ref_kind: str, zh: str, en: str) -> Field:
+    return Field(name, "doc_id", zh, en, ref_kind=ref_kind)
+
+
+TASK = Kind(
+    name="task",
+    label_zh="日程",
+    label_en="Task",
+    table="rec_task",
+    # the assignee's (a manager's assignment reaches the rep), its author's, its customer's
+    whose=Whose(owner="assignee", author=True, via=("customer_id",)),
+    description_en="Planned field work: a visit, call, follow-up or service to do, with a "
+    "reminder; done by the record that did it.",
+    description_zh="计划的外勤工作:要做的拜访、电话、跟进或服务,带提醒;由完成它的记录完成。",
+    fields=(
+        Field("subject", "string", "主题", "Subject", required="always", min_length=1,
+              max_length=200),
+        Field("task_type", "string", "类型", "Type", required="always", enum=TASK_TYPE),
+        Field("customer_id", "doc_id", "客户", "Customer", ref_kind="customer",
+              help_en="Optional; tasks of a customer are seen by its owner too.",
+              help_zh="可选;客户的日程其客户经理也能看到。"),
+        _link("deal_id", "deal", "跟单", "Deal"),
+        _link("service_id", "service", "服务单", "Service sheet"),
+        _link("visit_id", "visit", "拜访记录", "Visit"),
+        Field("planned_start", "timestamp", "计划开始", "Planned start", required="always",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP),
+        Field("planned_end", "timestamp", "计划结束", "Planned end",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP),
+        Field("remind_at", "timestamp", "提醒时间", "Remind at",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP,
+              help_en="The phone notifies at this time; not after the planned end.",
+              help_zh="手机在此时提醒;不能晚于计划结束时间。"),
+        Field("assignee", "user_id", "执行人", "Assignee", required="always", max_length=64,
+              help_en="The author, or for a manager one of their reports.",
+              help_zh="创建人本人,或上级主管的下属。"),
+        Field("priority", "string", "优先级", "Priority", enum=TASK_PRIORITY, default="normal"),
+        Field("status", "string", "状态", "Status", required="always", enum=TASK_STATUS,
+              default="open"),
+        Field("completed_at", "timestamp", "完成时间", "Completed at",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP),
+        Field("done_with", "doc_id", "完成记录", "Done with",
+              help_en="The visit, progress record or service sheet that did it.",
+              help_zh="完成该日程的拜访记录、进展记录或服务单。"),
+        Field("notes", "string", "备注", "Notes", y_type="text", max_length=2000),
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule("time_order", ("planned_start", "planned_end"),
+             "The planned end is not before the start.", "计划结束不能早于计划开始。"),
+        Rule("task.remind_after_end", ("remind_at", "planned_end"),
+             "The reminder is not after the planned end.", "提醒时间不能晚于计划结束时间。"),
+        Rule("task.completed_needs_done", ("completed_at", "status"),
+             "Only a done task has a completion time, and a done task has one.",
+             "只有已完成的日程有完成时间,已完成的日程必须有完成时间。"),
+        Rule("task.assignee_outside_tree", ("assignee",),
+             "The assignee is the author or, for a manager, one of their reports.",
+             "执行人须为创建人本人,或上级主管的下属。"),
+        Rule("task.not_yours_to_complete", ("status", "completed_at"),
+             "Only the assignee, their manager or an admin completes or cancels a task.",
+             "只有执行人、其上级或管理员可以完成或取消日程。"),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMER, VISIT, SERVICE, DEAL, PROGRESS, TASK)}
 
 
 def get_kind(name: str) -> Kind:

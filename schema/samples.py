@@ -172,10 +172,32 @@ def progress(**over: Any) -> dict[str, Any]:
     return rec
 
 
+def task(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "subject": "拜访张主任,演示高速扫描仪",
+        "task_type": "visit",
+        "customer_id": CUSTOMER_ID,
+        "deal_id": DEAL_ID,
+        "planned_start": T0 + 86_400_000,
+        "planned_end": T0 + 86_400_000 + 3_600_000,
+        "remind_at": T0 + 86_400_000 - 1_800_000,
+        "assignee": USER,
+        "priority": "high",
+        "status": "open",
+        "notes": "带样机",
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
 SAMPLES: dict[str, Callable[..., dict[str, Any]]] = {
     "customer": customer,
     "visit": visit,
     "service": service,
     "deal": deal,
     "progress": progress,
+    "task": task,
 }

@@ -40,7 +40,8 @@ from schema.names import canonical_name
 metadata = MetaData()
 
 # Columns worth an index: the filters of the read API and the visibility queries.
-_INDEXED = {"customer_id", "deal_id", "owner", "created_by", "code", "status", "created_at"}
+_INDEXED = {"customer_id", "deal_id", "owner", "created_by", "code", "status", "created_at",
+            "assignee", "planned_start"}
 
 
 @dataclass(frozen=True)

@@ -468,6 +468,36 @@ def _progress(
         )
     if submitted:
         yield from _no_answer(kind, rec, "detail")
+        stage = rec.get("stage")
+        deal_class = rec.get("deal_class") or (deal.get("deal_class") if deal else None)
+        allowed = CLASS_STAGES.get(deal_class) if isinstance(deal_class, str) else None
+        if allowed is not None and isinstance(stage, int) and not isinstance(stage, bool) \
+                and stage in kind.field("stage").enum_values and stage not in allowed:
+            span = f"{allowed[0]}-{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+            yield _rule(
+                kind,
+                "progress.class_stage",
+                "stage",
+                f"a {deal_class} deal is at stage {span}, not {stage}",
+                f"该跟单主分类的阶段应为 {span},不是 {stage}",
+            )
+
+
+def _task(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    yield from _time_order(kind, rec, "planned_start", "planned_end")
+    remind, end = rec.get("remind_at"), rec.get("planned_end")
+    if isinstance(remind, int) and isinstance(end, int) and remind > end:
+        yield _rule(kind, "task.remind_after_end", "remind_at",
+                    "is after the planned end", "晚于计划结束时间")
+    done, at = rec.get("status") == "done", rec.get("completed_at")
+    if at is not None and not done:
+        yield _rule(kind, "task.completed_needs_done", "completed_at",
+                    "is set, but the task is not done", "已填写,但日程不是完成状态")
+    if done and at is None:
+        yield _rule(kind, "task.completed_needs_done", "completed_at",
+                    "a done task needs its completion time", "完成的日程须填写完成时间")
 
 
 def _none(
@@ -482,6 +512,7 @@ _KIND_RULES: dict[str, KindRule] = {
     "service": _service,
     "deal": _deal,
     "progress": _progress,
+    "task": _task,
 }
 
 

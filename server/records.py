@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema import tables as st
 from schema import whose
+from schema.derive import stage_probability
 from schema.kinds import KINDS as SCHEMA_KINDS
 from schema.validate import Actor
 from schema.validate import related_ids as schema_related_ids
@@ -78,6 +79,8 @@ class SchemaRules:
     ) -> list[Any]:
         problems: list[Any] = schema_validate(
             kind, before, after, Actor(principal.user_id, principal.role), related)
+        if kind == "task":
+            problems.extend(_task_rights(before, after, principal))
         owner = after.get("owner")
         moved = before is not None and owner != before.get("owner")
         if kind == "customer" and moved and principal.visible is not None and not (
@@ -111,6 +114,37 @@ async def merged_card_survivor(
     if not principal.sees(whose.grantees_before_gone("customer", record, row.created_by or "")):
         return None
     return str(row.merged_into)
+
+
+def _task_rights(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], principal: Principal
+) -> list[Refused]:
+    """The task rules that need the reporting tree (schema.validate does not know it)."""
+    if principal.is_system or principal.visible is None:
+        return []
+    out = []
+    assignee = after.get("assignee")
+    if (before is None or assignee != before.get("assignee")) and isinstance(assignee, str) \
+            and assignee != principal.user_id and assignee not in principal.visible:
+        out.append(Refused(
+            "assignee", "task.assignee_outside_tree",
+            "Assignee (assignee): a task goes to its author or, for a manager, one of their "
+            "reports",
+            "执行人(assignee):日程只能指派给创建人本人,或上级主管的下属",
+        ))
+    was = before.get("assignee") if before is not None else assignee
+    finishing = before is not None and after.get("status") != before.get("status") \
+        and after.get("status") in ("done", "cancelled")
+    if finishing and was != principal.user_id and not (
+        principal.role == "manager" and was in principal.visible
+    ):
+        out.append(Refused(
+            "status", "task.not_yours_to_complete",
+            "Status (status): only the assignee, their manager or an admin completes or "
+            "cancels a task",
+            "状态(status):只有执行人、其上级或管理员可以完成或取消日程",
+        ))
+    return out
 
 
 class RecordPolicy:
@@ -209,6 +243,8 @@ class ServerEdits:
     def after_commit(self, appended: list[Append]) -> None:
         """Called right after each commit: schedule the server's follow-up edits."""
         for a in appended:
+            if a.kind == "progress" and a.record is not None:
+                self._carry_to_deal(a.record)
             if a.kind != "customer" or a.record is None:
                 continue
             incomplete = not a.record.get("code") or not a.record.get("owner")
@@ -217,6 +253,32 @@ class ServerEdits:
                 self.spawn(self._complete_customer(a.doc_id))
             if (a.grant_add or a.grant_remove) and a.new_doc is None:
                 self.spawn(self.regrant_children(a.doc_id))
+
+    def _carry_to_deal(self, progress: Mapping[str, Any]) -> None:
+        """000 §4.3.5: a submitted progress record's stage (and class, when it changes) become
+        its deal's, so the pipeline and the cadence read current values."""
+        deal_id, created = progress.get("deal_id"), progress.get("created_at")
+        carried = {k: progress[k] for k in ("stage", "deal_class") if progress.get(k) is not None}
+        if progress.get("submitted_at") is None or not isinstance(deal_id, str) or not carried \
+                or not isinstance(created, int):
+            return
+        self.spawn(self._update_deal(deal_id, created, carried))
+
+    async def _update_deal(self, deal_id: str, created: int, carried: dict[str, Any]) -> None:
+        pr = st.rec_progress
+        async with self.hub.log.engine.connect() as conn:
+            latest = await conn.scalar(select(func.max(pr.c.created_at)).where(
+                pr.c.deal_id == deal_id, pr.c.submitted_at.is_not(None)))
+        if latest is not None and created < latest:
+            return  # an older record arriving late does not turn the deal back
+        live = await self.hub.open(deal_id, "deal")
+        if not live.exists:
+            return
+        changes = {k: v for k, v in carried.items() if live.record.get(k) != v}
+        if "stage" in changes:
+            changes["probability"] = stage_probability(changes["stage"])
+        if changes:
+            await self.edit(deal_id, "deal", lambda d: update_fields(d, "deal", changes))
 
     async def _complete_customer(self, doc_id: str) -> None:
         """Give a new customer its code, and its creator as owner when none was named."""

@@ -34,6 +34,7 @@ TEXT_FIELDS = {
     "service": ("subject", "description", "content"),
     "deal": ("title",),
     "progress": ("detail", "next_step"),
+    "task": ("subject", "notes"),
 }
 SORTABLE = ("created_at", "updated_at", "received_at", "seq")
 MAX_LIMIT = 500

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import BigInteger, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schema import duties
 from schema import tables as st
 from schema.kinds import get_kind
 from server import tables as t
@@ -80,14 +81,6 @@ def _end_ms(day: datetime.date) -> int:
 # -- contact frequency (000 §3.4) --------------------------------------------------------------
 
 
-def duty_days(tier: str | None, has_short_deal: bool) -> int:
-    """Core direct customers: weekly with a short-term deal, else every two weeks;
-    high-growth: monthly (taken as 30 days)."""
-    if tier == "core":
-        return 7 if has_short_deal else 14
-    return 30
-
-
 async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
     c, v, pr, d = st.rec_customer, st.rec_visit, st.rec_progress, st.rec_deal
     end = _end_ms(p.as_of)
@@ -105,8 +98,8 @@ async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         select(d.c.customer_id).where(d.c.deal_class == "short").distinct().subquery()
     )
     q = (
-        select(c.c.doc_id, c.c.code, c.c.name, c.c.tier, c.c.owner, last.c.at,
-               short.c.customer_id.is_not(None).label("has_short"))
+        select(c.c.doc_id, c.c.code, c.c.name, c.c.category, c.c.tier, c.c.owner, last.c.at,
+               c.c.created_at, short.c.customer_id.is_not(None).label("has_short"))
         .select_from(c.outerjoin(last, last.c.cid == c.c.doc_id)
                      .outerjoin(short, short.c.customer_id == c.c.doc_id))
         .where(c.c.category == "direct", c.c.tier.in_(("core", "high_growth")),
@@ -123,17 +116,21 @@ async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         owner = r.owner or ""
         counts = per_rep.setdefault(owner, [0, 0, 0, 0])
         counts[0 if r.tier == "core" else 1] += 1
+        days = duties.contact_duty_days(
+            {"category": r.category, "tier": r.tier},
+            [{"deal_class": "short"}] if r.has_short else [])
+        if days is None:
+            continue
         counts[2] += 1
-        days = duty_days(r.tier, bool(r.has_short))
-        since = None if r.at is None else (end - r.at) / DAY
-        if since is None or since > days:
+        # never contacted: late from its creation (schema.duties says why)
+        late = duties.days_late(r.at if r.at is not None else r.created_at or end, days, end)
+        if late is not None:
             counts[3] += 1
-            late = None if since is None else round(since - days, 1)
             duty = gettext(lang, {7: "weekly", 14: "every two weeks"}.get(days, "monthly"))
             overdue.append((r.doc_id, r.name, r.code, r.tier, duty, r.at,
-                            None if since is None else round(since, 1), late,
+                            None if r.at is None else round((end - r.at) / DAY, 1), late,
                             names.get(owner, owner)))
-    overdue.sort(key=lambda x: (x[7] is not None, -(x[7] or 0)))
+    overdue.sort(key=lambda x: -x[7])
     reps = sorted(per_rep.items(), key=lambda kv: names.get(kv[0], kv[0]))
     rep_rows = [
         (names.get(o, o), n[0], n[1], n[2], n[3], (n[2] - n[3]) / n[2] if n[2] else None,
@@ -153,7 +150,7 @@ async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         Col("code", "Code"), field_col(tier_field), Col("duty", "Duty"),
         Col("last", "Last contact", fmt="last", width=17),
         Col("since", "Days since", "距今天数", fmt="float"),
-        Col("late", "Days overdue", fmt="float"), Col("owner", "Owner", width=16),
+        Col("late", "Days overdue", fmt="int"), Col("owner", "Owner", width=16),
     ], overdue)
     chart = charts.bars(
         [charts.Bar(r[0], ((r[5] or 0.0) * 100,),
@@ -208,9 +205,9 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
 
     names = await _users(conn)
     end = _end_ms(p.as_of)
-    last = (
+    last = (  # only a submitted progress record is a follow-up (schema.duties)
         select(pr.c.deal_id, func.max(pr.c.created_at).label("at"))
-        .group_by(pr.c.deal_id).subquery()
+        .where(pr.c.submitted_at.is_not(None)).group_by(pr.c.deal_id).subquery()
     )
     last_at = func.coalesce(last.c.at, d.c.created_at)
     due_at = last_at + d.c.follow_up_days * literal(DAY, BigInteger)
@@ -229,7 +226,7 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
     q2 = viewer.principal.only_seen(q2, d.c.doc_id)
     due_rows = [
         (r.doc_id, r.title, r.customer, r.deal_class, r.stage, r.follow_up_days, r.last, r.due,
-         round((end - r.due) / DAY, 1), names.get(r.created_by, r.created_by))
+         duties.days_late(r.last, r.follow_up_days, end), names.get(r.created_by, r.created_by))
         for r in await conn.execute(q2)
     ]
     deal = get_kind("deal")
@@ -238,7 +235,7 @@ async def deals_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
         Col("customer", "Customer", width=28), field_col(deal.field("deal_class")),
         field_col(stage_field, width=24), Col("cadence", "Cadence (days)", fmt="int"),
         Col("last", "Last follow-up", fmt="ms", width=17), Col("due", "Due", fmt="ms", width=17),
-        Col("late", "Days overdue", fmt="float"), Col("author", "Author", width=16),
+        Col("late", "Days overdue", fmt="int"), Col("author", "Author", width=16),
     ], due_rows)
 
     q3: Any = (

@@ -77,7 +77,11 @@ async def _world(engine: AsyncEngine) -> dict[str, Any]:
         {"doc_id": "progress:p2", "customer_id": "customer:c1", "deal_id": "deal:d1",
          "created_by": r1, "created_at": ago(10), "count_as_contact": False,
          "submitted_at": ago(10)},
-    ], {"progress:p1": [r1], "progress:p2": [r1]})
+        # a draft is no follow-up: the lead d3 stays due
+        {"doc_id": "progress:p3", "customer_id": "customer:c1", "deal_id": "deal:d3",
+         "created_by": r1, "created_at": ago(1), "count_as_contact": True,
+         "submitted_at": None},
+    ], {"progress:p1": [r1], "progress:p2": [r1], "progress:p3": [r1]})
 
     def deal(i: int, cls: str, stage: int, created: int, close: str | None = "2025-09-30",
              cid: str = "customer:c1") -> dict[str, Any]:
@@ -143,7 +147,8 @@ async def test_report_arithmetic(engine: AsyncEngine) -> None:
         assert per_rep == [("rep1", 3, 2, 5, 2, 0.6, "✗")]
         overdue = {r[0]: r for r in _table(contact, "overdue")}
         assert set(overdue) == {"customer:c2", "customer:c5"}
-        assert overdue["customer:c2"][4] == "weekly" and overdue["customer:c2"][7] == 3.5
+        # 10.5 days since the visit, weekly: 3.5 days past, counted up (schema.duties)
+        assert overdue["customer:c2"][4] == "weekly" and overdue["customer:c2"][7] == 4
         assert overdue["customer:c5"][5] is None and overdue["customer:c5"][4] == "monthly"
         last = next(c for t in contact.tables if t.name == "overdue" for c in t.cols
                     if c.key == "last")
@@ -157,7 +162,7 @@ async def test_report_arithmetic(engine: AsyncEngine) -> None:
         assert pipeline[-1][1:] == (3, 1500.0, 400.0)
         due = {r[0]: r for r in _table(deals, "followups")}
         assert set(due) == {"deal:d1", "deal:d3"}
-        assert due["deal:d1"][8] == 3.5  # last progress 10 days ago, cadence 7, as of day end
+        assert due["deal:d1"][8] == 4  # last progress 10.5 days ago, cadence 7: 3.5, counted up
         assert [r[0] for r in _table(deals, "no_close_date")] == ["deal:d3"]
 
         service, _ = await run_report(conn, "service", v, {}, "en")

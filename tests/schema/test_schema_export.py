@@ -29,6 +29,7 @@ def test_schema_json_lists_every_kind_and_field() -> None:
         "service",
         "deal",
         "progress",
+        "task",
     ]
     for kj in data["kinds"]:
         kind = KINDS[kj["name"]]

@@ -41,6 +41,7 @@ def test_tables_have_the_declared_names_and_columns() -> None:
         "rec_service",
         "rec_deal",
         "rec_progress",
+        "rec_task",
         "rec_customer_contact",
         "rec_customer_share",
         "rec_service_product",

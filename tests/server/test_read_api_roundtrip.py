@@ -22,7 +22,7 @@ NOT_FROM_A_PHONE = {"customer": {"owner", "code", "security_level", "merged_into
 def full_records(rep: str, other: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """One record of each kind with every field a rep may write filled in."""
     c, deal, first = (samples.new_id(k) for k in ("customer", "deal", "visit"))
-    return {
+    records = {
         "customer": (c, new_customer(rep, county="海淀区", shared_with=[other])),
         "visit": (samples.new_id("visit"), samples.visit(
             created_by=rep, customer_id=c, previous_visit_id=first)),
@@ -30,9 +30,15 @@ def full_records(rep: str, other: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "deal": (deal, samples.deal(created_by=rep, customer_id=c, deal_class="lost",
                                     stage=0, probability=0, lost_reason="预算取消")),
         "progress": (samples.new_id("progress"), samples.progress(
-            created_by=rep, customer_id=c, deal_id=deal)),
+            created_by=rep, customer_id=c, deal_id=deal, deal_class="lost", stage=0)),
         "_first_visit": (first, samples.visit(created_by=rep, customer_id=c)),
     }
+    service_id = records["service"][0]
+    records["task"] = (samples.new_id("task"), samples.task(
+        created_by=rep, assignee=rep, customer_id=c, deal_id=deal, visit_id=first,
+        service_id=service_id, status="done", completed_at=samples.T0 + 2 * 86_400_000,
+        done_with=first))
+    return records
 
 
 def as_read(field: kinds.Field, value: Any) -> Any:
