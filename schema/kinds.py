@@ -24,7 +24,8 @@ FieldType = Literal[
 YType = Literal["scalar", "text", "array"]
 Required = Literal["no", "on_submit", "always"]
 
-ROLES = ("rep", "engineer", "manager", "admin", "system")
+USER_ROLES = ("rep", "engineer", "manager", "admin")  # what an account may be
+ROLES = (*USER_ROLES, "system")  # who may make a change: an account, or the server itself
 
 # Plausible device clocks: catches seconds-for-milliseconds and zeroed clocks.
 MIN_TIMESTAMP = 946_684_800_000  # 2000-01-01T00:00:00Z

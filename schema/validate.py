@@ -8,7 +8,6 @@ loads the records a change refers to (`related_ids`) and passes them in as `rela
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,19 +16,13 @@ from pycrdt import Doc
 
 from schema.derive import expected_subject, filled, is_no_answer, stage_probability
 from schema.formats import FORMATS, is_date
-from schema.kinds import CLASS_STAGES, Field, Kind, get_kind
+from schema.kinds import CLASS_STAGES, ROLES, Field, Kind, get_kind
 from schema.violations import Violation
 from schema.ydoc import read_record
+from sync.protocol import DOC_ID_RE  # the wire format names docs; the schema checks them
 
 __all__ = ["Actor", "Violation", "validate", "validate_doc", "related_ids", "DOC_ID_RE", "doc_kind"]
 
-ROLES = frozenset({"rep", "engineer", "manager", "admin", "system"})
-
-# Same shape as sync.protocol.DOC_ID_RE: lower-case kind, lower-case hyphenated uuid.
-DOC_ID_RE = re.compile(
-    r"^(?P<kind>[a-z][a-z_]{1,30}):"
-    r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
-)
 
 
 def doc_kind(doc_id: str) -> str | None:

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schema.kinds import USER_ROLES
 from sync.log import mark_reset, now_ms
 from sync.scope import Principal, ancestors, subtree
 
@@ -122,8 +123,8 @@ class Accounts:
         login = login.strip()
         if not login or len(login) > 64 or any(c.isspace() for c in login):
             raise BadRequest("login must be 1-64 characters without spaces", field="login")
-        if role not in t.ROLES:
-            raise BadRequest(f"role must be one of {', '.join(t.ROLES)}", field="role")
+        if role not in USER_ROLES:
+            raise BadRequest(f"role must be one of {', '.join(USER_ROLES)}", field="role")
         if len(password) < 8:
             raise BadRequest("password must be at least 8 characters", field="password")
         async with self.engine.begin() as conn:
@@ -350,8 +351,8 @@ class Accounts:
     async def set_role(self, user_id: str, role: str) -> None:
         """A new role can change what the user sees (an admin sees everything): their
         devices reset at the next connection."""
-        if role not in t.ROLES:
-            raise BadRequest(f"role must be one of {', '.join(t.ROLES)}", field="role")
+        if role not in USER_ROLES:
+            raise BadRequest(f"role must be one of {', '.join(USER_ROLES)}", field="role")
         async with self.engine.begin() as conn:
             done = await conn.execute(
                 update(t.users).where(t.users.c.id == user_id).values(role=role)

@@ -17,7 +17,6 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-ROLES = ("rep", "engineer", "manager", "admin")
 
 users = Table(
     "users",

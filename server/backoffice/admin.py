@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
+from schema.kinds import USER_ROLES
 from server import tables as t
 from server.accounts import audit
 from server.errors import BadRequest, NotFound
@@ -50,7 +51,7 @@ async def users_page(request: Request) -> Response:
         owned = await owned_counts(conn)
     return await render(request, "users.html", {
         "users": users, "by_id": {u.id: u for u in users}, "owned": owned,
-        "roles": t.ROLES, "message": request.query_params.get("done", ""),
+        "roles": USER_ROLES, "message": request.query_params.get("done", ""),
     })
 
 
@@ -120,7 +121,7 @@ async def user_page(request: Request) -> Response:
     live = {s.device_key[1] for s in svc.hub.sessions_of(user.id)}
     return await render(request, "user.html", {
         "user": user, "users": users, "by_id": {u.id: u for u in users},
-        "devices": devices, "live": live, "owned": owned, "roles": t.ROLES,
+        "devices": devices, "live": live, "owned": owned, "roles": USER_ROLES,
         "message": request.query_params.get("done", ""),
     })
 
