@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .errors import BadRequest, Forbidden
+from .params import INT64_MAX, IntParam
 
 if TYPE_CHECKING:
     from .accounts import TokenInfo
@@ -22,14 +23,14 @@ async def _caller(request: Request) -> tuple[Services, TokenInfo]:
     return request.app.state.services, await current(request)
 
 
-def _int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw[:40]!r}", field=name) from None
+# The parameters, declared once: the routes parse with them, the OpenAPI document shows them.
+LOOKUP_LIMIT = IntParam("limit", "at most this many matches", 1, 50, 10)
+INDEX_CURSOR = IntParam("cursor", "the `cursor` of the last page; 0 for the first", 0,
+                        INT64_MAX, 0)
+INDEX_LIMIT = IntParam("limit", "rows per page", 1, 20000, 5000)
+CANDIDATE_ID = IntParam("id", "the candidate's id", 1, INT64_MAX)
+MERGE_ID = IntParam("id", "the merge's id", 1, INT64_MAX)
+CANDIDATE_STATUSES = ("open", "merged", "dismissed")
 
 
 async def lookup(request: Request) -> Response:
@@ -37,15 +38,16 @@ async def lookup(request: Request) -> Response:
     q = request.query_params
     matches = await services.duplicates.lookup(
         q.get("name", ""), q.get("phone", ""), q.get("credit_code", ""),
-        limit=min(max(_int(request, "limit", 10), 1), 50),
+        limit=LOOKUP_LIMIT.require(q.get("limit")),
     )
     return JSONResponse({"matches": matches})
 
 
 async def index(request: Request) -> Response:
     services, _ = await _caller(request)
+    q = request.query_params
     page = await services.duplicates.index_page(
-        _int(request, "cursor", 0), limit=min(max(_int(request, "limit", 5000), 1), 20000)
+        INDEX_CURSOR.require(q.get("cursor")), limit=INDEX_LIMIT.require(q.get("limit"))
     )
     return JSONResponse(page)
 
@@ -59,8 +61,8 @@ async def candidates(request: Request) -> Response:
     services, info = await _caller(request)
     _reviewer(info)
     status = request.query_params.get("status", "open")
-    if status not in ("open", "merged", "dismissed"):
-        raise BadRequest("status is one of open, merged, dismissed", field="status")
+    if status not in CANDIDATE_STATUSES:
+        raise BadRequest(f"status is one of {', '.join(CANDIDATE_STATUSES)}", field="status")
     items = await services.duplicates.candidates(status)
     return JSONResponse({"candidates": [_candidate(c) for c in items]})
 
@@ -70,18 +72,20 @@ def _candidate(c: Any) -> dict[str, Any]:
             "score": c.score, "created_at": c.created_at, "status": c.status}
 
 
-async def decide(request: Request) -> Response:
+async def merge(request: Request) -> Response:
     services, info = await _caller(request)
     _reviewer(info)
-    candidate_id = int(request.path_params["id"])
-    action = request.path_params["action"]
-    if action == "merge":
-        merge_id = await services.duplicates.merge_candidate(candidate_id, info.user.id)
-        return JSONResponse({"merge": merge_id}, status_code=201)
-    if action == "dismiss":
-        await services.duplicates.dismiss(candidate_id, info.user.id)
-        return Response(status_code=204)
-    raise BadRequest("action is merge or dismiss", field="action")
+    candidate_id = CANDIDATE_ID.require(request.path_params["id"])
+    merge_id = await services.duplicates.merge_candidate(candidate_id, info.user.id)
+    return JSONResponse({"merge": merge_id}, status_code=201)
+
+
+async def dismiss(request: Request) -> Response:
+    services, info = await _caller(request)
+    _reviewer(info)
+    candidate_id = CANDIDATE_ID.require(request.path_params["id"])
+    await services.duplicates.dismiss(candidate_id, info.user.id)
+    return Response(status_code=204)
 
 
 async def merges(request: Request) -> Response:
@@ -99,7 +103,7 @@ async def undo(request: Request) -> Response:
     services, info = await _caller(request)
     if info.user.role != "admin":
         raise Forbidden("only an admin can undo a merge")
-    await services.duplicates.undo(int(request.path_params["id"]), info.user.id)
+    await services.duplicates.undo(MERGE_ID.require(request.path_params["id"]), info.user.id)
     return Response(status_code=204)
 
 
@@ -108,7 +112,9 @@ def routes() -> list[BaseRoute]:
         Route("/api/customers/lookup", lookup, methods=["GET"]),
         Route("/api/customers/index", index, methods=["GET"]),
         Route("/api/duplicates", candidates, methods=["GET"]),
-        Route("/api/duplicates/{id:int}/{action}", decide, methods=["POST"]),
+        # Ids are parsed by the endpoints, so that a bad one is a 400 naming `id`.
+        Route("/api/duplicates/{id}/merge", merge, methods=["POST"]),
+        Route("/api/duplicates/{id}/dismiss", dismiss, methods=["POST"]),
         Route("/api/merges", merges, methods=["GET"]),
-        Route("/api/merges/{id:int}/undo", undo, methods=["POST"]),
+        Route("/api/merges/{id}/undo", undo, methods=["POST"]),
     ]

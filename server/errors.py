@@ -15,10 +15,14 @@ Every JSON error body is `{"error": {"code", "message", ...details}}`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 
 class WaiqinError(Exception):
@@ -75,8 +79,11 @@ def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **details}}
 
 
-def error_response(status: int, code: str, message: str, **details: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(status: int, code: str, message: str, *,
+                   headers: dict[str, str] | None = None, **details: Any) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse(error_body(code, message, **details), status_code=status, headers=headers)
 
 
@@ -86,8 +93,30 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_starlette_http(request: Request, exc: Exception) -> Response:
-    from starlette.exceptions import HTTPException
-
+    """Starlette's own errors (no route: 404, a method no route takes: 405) in the one
+    shape, keeping their headers. A 405's Allow names every method the path answers to:
+    Starlette names only those of the first route that matched the path, and a path served
+    by one route per method would otherwise advertise one method."""
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        allowed = sorted(allowed_methods(request.app.routes, request.scope))
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """The methods of every route (inside mounts too) whose path matches the request's."""
+    out: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            out |= allowed_methods(route.routes, {**scope, **child})
+        elif isinstance(route, Route) and route.methods:
+            out |= route.methods
+    return out

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 description of the HTTP API, served at /api/openapi.json.
 
-Record schemas are generated from `schema/`, so they cannot drift from the declarations.
+Record schemas come from `schema/`, parameter bounds and enums from the constants the routes
+check with; tests/server/test_openapi.py runs schemathesis on a live server to keep it true.
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from schema.export import schema_json
+from sync.protocol import DOC_ID_RE
 
+from . import customers, records_api
+from .blobs.media import ACCEPTED_TYPES
+from .blobs.store import SHA256_RE
+from .blobs.thumbs import THUMB_SIZES
+from .blobs.uploads import UPLOAD_ID_RE
+from .duplicates import MAX_LOOKUP
+from .params import INT64_MAX, INT64_MIN, IntParam
+
+_UUID = DOC_ID_RE.pattern.split(":", 1)[1].removesuffix("$")
 _TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
-    "doc_id": {"type": "string", "pattern": "^[a-z][a-z_]{1,30}:[0-9a-f-]{36}$"},
+    "doc_id": {"type": "string", "pattern": DOC_ID_RE.pattern},
     "user_id": {"type": "string"},
     "date": {"type": "string", "format": "date"},
     "timestamp": {"type": "integer", "description": "ms since the epoch"},
@@ -22,8 +33,28 @@ _TYPES: dict[str, dict[str, Any]] = {
     "number": {"type": "number"},
     "boolean": {"type": "boolean"},
 }
-
 ERROR = {"$ref": "#/components/schemas/Error"}
+# Each error status the API answers with, once; operations refer to these.
+ERRORS = {
+    400: "bad input: error.field names the parameter or field",
+    401: "no, bad or revoked token",
+    403: "signed in, but not allowed",
+    404: "absent, or not visible to the caller",
+    405: "the path does not take this method; Allow lists those it takes",
+    409: "the state does not allow it",
+    412: "a Tus-Resumable version this server does not speak",
+    413: "over the size limit",
+    415: "a media type this server does not accept, or bytes of another type",
+    416: "the range misses the blob",
+    422: "well-formed, but the bytes do not match their hash or do not decode",
+    423: "another PATCH is writing this upload",
+    429: "too many: failed logins (error.retry_after_s says when to try again), or open "
+         "uploads",
+}
+JSON_OBJECT = {"type": "object"}
+TUS_RESUMABLE = {"name": "Tus-Resumable", "in": "header", "required": False,
+                 "description": "the tus version; 1.0.0 is the one spoken",
+                 "schema": {"type": "string", "enum": ["1.0.0"]}}
 
 
 def _field(f: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +67,13 @@ def _field(f: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    if "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
 def _record_schemas() -> dict[str, Any]:
     out = {}
     for kind in schema_json()["kinds"]:
@@ -45,7 +83,8 @@ def _record_schemas() -> dict[str, Any]:
             "updated_at": _TYPES["timestamp"],
             "received_at": _TYPES["timestamp"],
         }
-        props.update({f["name"]: _field(f) for f in kind["fields"]})
+        # A field a record leaves empty is null in its projection row.
+        props.update({f["name"]: _nullable(_field(f)) for f in kind["fields"]})
         out[kind["name"].capitalize()] = {
             "type": "object",
             "description": f"{kind['label_zh']} / {kind['label_en']}",
@@ -55,28 +94,321 @@ def _record_schemas() -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad input, named in error.field", 401: "no, bad or revoked token",
-            403: "not allowed", 404: "absent or not visible", 409: "state does not allow it"}
+    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
+
+
+def _error_responses() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, text in ERRORS.items():
+        response: dict[str, Any] = {"description": text,
+                                    "content": {"application/json": {"schema": ERROR}}}
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status == 405:
+            response["headers"] = {"Allow": {"schema": {"type": "string"}}}
+        out[f"E{status}"] = response
+    return out
+
+
+def _json(description: str, schema: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema or JSON_OBJECT}}, **extra}
+
+
+def _q(name: str, desc: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": desc,
+            "schema": schema or {"type": "string"}}
+
+
+def _int_q(param: IntParam, desc: str | None = None) -> dict[str, Any]:
+    return _q(param.name, desc or param.description, param.schema())
+
+
+def _path(name: str, schema: dict[str, Any], desc: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": desc, "schema": schema}
+
+
+def _int_path(param: IntParam) -> dict[str, Any]:
+    return _path(param.name, param.schema(), param.description)
+
+
+def _header(name: str, desc: str, schema: dict[str, Any],
+            required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "description": desc,
+            "schema": schema}
+
+
+def _records(kind: dict[str, Any]) -> dict[str, Any]:
+    """The two read paths of one kind: each kind has its own filters (a status only where
+    the kind has one) and its own doc id pattern."""
+    name = kind["name"]
+    fields = {f["name"]: f for f in kind["fields"]}
+    time = {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}
+    params = [
+        _q("customer", "the customer's doc id" if name != "customer" else "this doc id"),
+        _q("owner", "the customer's owner (user id)"),
+        _q("author", "created_by (user id)"),
+    ]
+    if "status" in fields:
+        values = ", ".join(v["value"] for v in fields["status"]["enum"])
+        params.append(_q("status", f"the status: {values}"))
+    params += [
+        _q("since", "created_at >= this (ms since the epoch)", time),
+        _q("until", "created_at < this (ms since the epoch)", time),
+        _q("updated_since", "updated_at >= this (ms since the epoch)", time),
+        _q("q", "text in " + ", ".join(records_api.TEXT_FIELDS.get(name, ())),
+           {"type": "string", "maxLength": 100}),
+        _q("sort", "order; a leading - for descending",
+           {"type": "string", "default": "-updated_at",
+            "enum": [p + k for k in records_api.SORTABLE for p in ("", "-")]}),
+        _q("limit", "page size", {"type": "integer", "minimum": 1,
+                                  "maximum": records_api.MAX_LIMIT, "default": 50}),
+        _q("cursor", "the `next` of the previous page"),
+    ]
+    if name == "customer":
+        params.append(_q("merged", "1: include cards merged into another",
+                         {"type": "string"}))
+    schema_ref = {"$ref": f"#/components/schemas/{name.capitalize()}"}
+    doc_id = {"type": "string", "pattern": f"^{name}:{_UUID}$"}
+    label = f"{kind['label_zh']} / {kind['label_en']}"
     return {
-        str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}}
-        for c in codes
+        f"/api/records/{name}": {"get": {
+            "operationId": f"list_{name}", "summary": f"{label} records the caller may see",
+            "parameters": params,
+            "responses": {
+                "200": _json("a page: items, and the cursor of the next page or null", {
+                    "type": "object", "required": ["items", "next"],
+                    "properties": {"items": {"type": "array", "items": schema_ref},
+                                   "next": {"type": ["string", "null"]}}},
+                    links={"record": {"operationId": f"get_{name}",
+                                      "parameters": {"doc_id": "$response.body#/items/0/doc_id"}},
+                           "next_page": {"operationId": f"list_{name}",
+                                         "parameters": {"cursor": "$response.body#/next"}}}),
+                **_errors(400, 401)}}},
+        f"/api/records/{name}/{{doc_id}}": {"get": {
+            "operationId": f"get_{name}",
+            "summary": f"One {label} record with its child rows and field history",
+            "parameters": [_path("doc_id", doc_id)],
+            "responses": {"200": _json("{record, history}", {
+                "type": "object", "required": ["record", "history"],
+                "properties": {"record": schema_ref, "history": {"type": "array"}}}),
+                **_errors(401, 404)}}},
     }
 
 
-def _q(name: str, desc: str, typ: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": desc,
-            "schema": {"type": typ}}
+def _customers() -> dict[str, Any]:
+    text = {"type": "string", "maxLength": MAX_LOOKUP}
+    lookup = {"type": "object", "properties": {"name": text, "phone": text,
+                                               "credit_code": text}}
+    candidate = {"type": "object", "required": ["id", "doc_a", "doc_b", "reason", "score",
+                                                "created_at", "status"], "properties": {
+        "id": {"type": "integer"}, "doc_a": _TYPES["doc_id"], "doc_b": _TYPES["doc_id"],
+        "reason": {"type": "string"}, "score": {"type": "number"},
+        "created_at": _TYPES["timestamp"],
+        "status": {"type": "string", "enum": list(customers.CANDIDATE_STATUSES)}}}
+    merge = {"type": "object", "required": ["id", "survivor", "duplicate", "rule", "at",
+                                            "actor", "undone_at", "detail"], "properties": {
+        "id": {"type": "integer"}, "survivor": _TYPES["doc_id"], "duplicate": _TYPES["doc_id"],
+        "rule": {"type": "string"}, "at": _TYPES["timestamp"], "actor": {"type": "string"},
+        "undone_at": {"type": ["integer", "null"]}, "detail": JSON_OBJECT}}
+    candidate_id = _int_path(customers.CANDIDATE_ID)
+    return {
+        "/api/customers/lookup": {"get": {
+            "operationId": "lookup_customers",
+            "summary": "Existing customers with the same or a similar name, phone or credit "
+                       "code: name, code and owner only. Give at least one of the three.",
+            "parameters": [
+                {"name": "match", "in": "query", "style": "form", "explode": True,
+                 "required": True, "description": "name, phone, credit_code (a unified "
+                 "social credit code with its right check character; blanks, full-width "
+                 "characters and lower case are tolerated)",
+                 "schema": {**lookup, "anyOf": [
+                     {"required": [k], "properties": {k: {"pattern": r"\S"}}}
+                     for k in ("name", "phone", "credit_code")]}},
+                _int_q(customers.LOOKUP_LIMIT)],
+            "responses": {"200": _json("{matches}"), **_errors(400, 401)}}},
+        "/api/customers/index": {"get": {
+            "operationId": "customer_index",
+            "summary": "The offline duplicate index (keyed hashes), incremental",
+            "parameters": [_int_q(customers.INDEX_CURSOR), _int_q(customers.INDEX_LIMIT)],
+            "responses": {"200": _json("a page of the index"), **_errors(400, 401)}}},
+        "/api/duplicates": {"get": {
+            "operationId": "list_candidates",
+            "summary": "Candidate duplicate pairs (managers, admins)",
+            "parameters": [_q("status", "which candidates", {
+                "type": "string", "enum": list(customers.CANDIDATE_STATUSES),
+                "default": "open"})],
+            "responses": {"200": _json("{candidates}", {
+                "type": "object", "required": ["candidates"],
+                "properties": {"candidates": {"type": "array", "items": candidate}}},
+                links={"merge": {"operationId": "merge_candidate",
+                                 "parameters": {"id": "$response.body#/candidates/0/id"}},
+                       "not_duplicate": {"operationId": "dismiss_candidate",
+                                         "parameters": {"id": "$response.body#/candidates/0/id"}}}),
+                **_errors(400, 401, 403)}}},
+        "/api/duplicates/{id}/merge": {"post": {
+            "operationId": "merge_candidate", "summary": "Merge an open candidate pair",
+            "parameters": [candidate_id],
+            "responses": {"201": _json("merged: the merge's id", {
+                "type": "object", "required": ["merge"],
+                "properties": {"merge": {"type": "integer"}}},
+                links={"undo": {"operationId": "undo_merge",
+                                "parameters": {"id": "$response.body#/merge"}}}),
+                **_errors(400, 401, 403, 404, 409)}}},
+        "/api/duplicates/{id}/dismiss": {"post": {
+            "operationId": "dismiss_candidate", "summary": "Dismiss an open candidate pair",
+            "parameters": [candidate_id],
+            "responses": {"204": {"description": "dismissed"},
+                          **_errors(400, 401, 403, 404, 409)}}},
+        "/api/merges": {"get": {
+            "operationId": "list_merges", "summary": "Past merges (managers, admins)",
+            "responses": {"200": _json("{merges}", {
+                "type": "object", "required": ["merges"],
+                "properties": {"merges": {"type": "array", "items": merge}}},
+                links={"undo": {"operationId": "undo_merge",
+                                "parameters": {"id": "$response.body#/merges/0/id"}}}),
+                **_errors(401, 403)}}},
+        "/api/merges/{id}/undo": {"post": {
+            "operationId": "undo_merge", "summary": "Undo a merge (admins)",
+            "parameters": [_int_path(customers.MERGE_ID)],
+            "responses": {"204": {"description": "undone"},
+                          **_errors(400, 401, 403, 404, 409)}}},
+    }
 
 
-def document() -> dict[str, Any]:
-    kinds = [k["name"] for k in schema_json()["kinds"]]
-    json_ok = {"content": {"application/json": {"schema": {"type": "object"}}}}
-    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
+def _blobs(max_size: int) -> dict[str, Any]:
+    sha = _path("sha256", {"type": "string", "pattern": f"^{SHA256_RE.pattern}$"},
+                "the SHA-256 of the bytes")
+    upload = _path("upload_id", {"type": "string", "pattern": f"^{UPLOAD_ID_RE.pattern}$"})
+    # Range, If-Range and If-None-Match work as RFC 9110 says (docs/blobs.md).
+    bytes_ = {"type": "string", "format": "binary"}
+    served = {"200": {"description": "the bytes",
+                      "content": {"*/*": {"schema": bytes_}}},
+              "206": {"description": "the range asked for",
+                      "content": {"*/*": {"schema": bytes_}}},
+              "304": {"description": "not modified (If-None-Match)"}}
+    info = {"type": "object", "required": ["sha256", "media_type", "size", "stored"],
+            "properties": {"sha256": {"type": "string"}, "media_type": {"type": "string"},
+                           "size": {"type": "integer"},
+                           "width": {"type": ["integer", "null"]},
+                           "height": {"type": ["integer", "null"]},
+                           "stored": {"type": "boolean"}}}
+    return {
+        "/api/blobs/{sha256}": {
+            "parameters": [sha],
+            "put": {"operationId": "put_blob",
+                    "summary": "Upload a whole blob in one request (idempotent)",
+                    "description": f"The bytes must hash to the id and be a whole file of "
+                                   f"the type sent, at most {max_size} bytes.",
+                    "requestBody": {"required": True, "content": {
+                        t: {"schema": bytes_} for t in sorted(ACCEPTED_TYPES)}},
+                    "responses": {"200": _json("already stored", info),
+                                  "201": _json("stored", info),
+                                  **_errors(400, 401, 413, 415, 422)}},
+            "get": {"operationId": "get_blob", "summary": "A blob, with ETag and Range",
+                    "responses": {**served, **_errors(400, 401, 404, 416)}},
+        },
+        "/api/blobs/{sha256}/thumb": {"get": {
+            "operationId": "get_thumb", "summary": "A JPEG thumbnail of an image blob",
+            "parameters": [sha, _q("size", "the longer side in pixels", {
+                "type": "integer", "enum": sorted(THUMB_SIZES), "default": 256})],
+            "responses": {**served, **_errors(400, 401, 404, 416)}}},
+        "/api/uploads": {
+            "options": {"operationId": "upload_options", "security": [],
+                        "summary": "What this tus server speaks",
+                        "responses": {"204": {"description": "Tus-Version, Tus-Extension, "
+                                                             "Tus-Max-Size"}}},
+            "post": {"operationId": "create_upload",
+                     "summary": "Start a resumable (tus 1.0) upload",
+                     "parameters": [
+                         TUS_RESUMABLE,
+                         _header("Upload-Length", "the whole size in bytes",
+                                 {"type": "integer", "minimum": 1, "maximum": max_size},
+                                 required=True),
+                         _header("Upload-Metadata", "tus metadata: `sha256 <base64 of the "
+                                 "hex id>,type <base64 of the media type>`",
+                                 {"type": "string"}, required=True)],
+                     "responses": {"200": _json("already stored: Upload-Offset is the length"),
+                                   "201": {"description": "created: Location is the upload"},
+                                   **_errors(400, 401, 412, 413, 415, 429)}},
+        },
+        "/api/uploads/{upload_id}": {
+            "parameters": [upload],
+            "head": {"operationId": "upload_offset", "summary": "The durable offset",
+                     "parameters": [TUS_RESUMABLE],
+                     "responses": {"200": {"description": "Upload-Offset, Upload-Length"},
+                                   **_errors(400, 401, 404, 412)}},
+            "get": {"operationId": "get_upload", "summary": "The same as HEAD",
+                    "parameters": [TUS_RESUMABLE],
+                    "responses": {"200": {"description": "Upload-Offset, Upload-Length"},
+                                  **_errors(400, 401, 404, 412)}},
+            "patch": {"operationId": "patch_upload", "summary": "Append bytes at an offset",
+                      "parameters": [TUS_RESUMABLE, _header(
+                          "Upload-Offset", "where these bytes go",
+                          {"type": "integer", "minimum": 0}, required=True)],
+                      "requestBody": {"required": True, "content": {
+                          "application/offset+octet-stream": {"schema": bytes_}}},
+                      "responses": {"200": _json("the last bytes: the blob is stored"),
+                                    "204": {"description": "appended; Upload-Offset"},
+                                    **_errors(400, 401, 404, 409, 412, 413, 415, 422, 423)}},
+            "delete": {"operationId": "delete_upload", "summary": "Give up an upload",
+                       "parameters": [TUS_RESUMABLE],
+                       "responses": {"204": {"description": "deleted"},
+                                     **_errors(400, 401, 404, 412, 423)}},
+        },
+    }
+
+
+def document(*, max_blob_size: int) -> dict[str, Any]:
+    schema = schema_json()
+    public: list[dict[str, list[str]]] = []
+    user = {"type": "object", "required": ["id", "login", "name", "role"], "properties": {
+        "id": {"type": "string"}, "login": {"type": "string"}, "name": {"type": "string"},
+        "role": {"type": "string"}, "manager_id": {"type": ["string", "null"]},
+        "disabled": {"type": "boolean"}}}
+    paths: dict[str, Any] = {
+        "/api/session": {
+            "post": {"operationId": "login", "summary": "Log in; returns a bearer token",
+                     "security": public,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["login", "password"],
+                                    "properties": {
+                                        "login": {"type": "string", "minLength": 1},
+                                        "password": {"type": "string", "minLength": 1},
+                                        "device": {"type": "string"}}}}}},
+                     "responses": {"201": _json("token and user", {
+                         "type": "object", "required": ["token", "user"],
+                         "properties": {"token": {"type": "string"}, "user": user}}),
+                         **_errors(400, 401, 429)}},
+            "delete": {"operationId": "logout",
+                       "summary": "Log out: revoke the token, close its sockets",
+                       "responses": {"204": {"description": "revoked"}, **_errors(401)}},
+        },
+        "/api/me": {"get": {"operationId": "me", "summary": "The signed-in user",
+                            "responses": {"200": _json("user", {
+                                "type": "object", "required": ["user"],
+                                "properties": {"user": user}}), **_errors(401)}}},
+        "/api/schema": {"get": {"operationId": "schema", "security": public,
+                                "summary": "Every record kind, field, enum and rule",
+                                "responses": {"200": _json("the schema")}}},
+        "/api/openapi.json": {"get": {"operationId": "openapi", "security": public,
+                                      "summary": "This document",
+                                      "responses": {"200": _json("OpenAPI 3.1")}}},
+        "/healthz": {"get": {"operationId": "health", "security": public,
+                             "summary": "Liveness, the log head and counts",
+                             "responses": {"200": _json("health")}}},
+    }
+    for kind in schema["kinds"]:
+        paths.update(_records(kind))
+    paths.update(_customers())
+    paths.update(_blobs(max_blob_size))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Waiqin 外勤", "version": "1",
                  "description": "Offline-first field CRM. The websocket sync protocol is in "
-                                "docs/protocol.md; this is the HTTP side."},
+                                "docs/protocol.md; this is the HTTP side. Every error is "
+                                "the Error object."},
+        "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -86,109 +418,17 @@ def document() -> dict[str, Any]:
                                    "field": {"type": "string"}}}}},
                 **_record_schemas(),
             },
+            "responses": _error_responses(),
         },
-        "paths": {
-            "/api/session": {
-                "post": {"summary": "Log in; returns a bearer token",
-                         "requestBody": {"content": {"application/json": {"schema": {
-                             "type": "object", "required": ["login", "password"],
-                             "properties": {"login": {"type": "string"},
-                                            "password": {"type": "string"},
-                                            "device": {"type": "string"}}}}}},
-                         "responses": {"201": {"description": "token and user", **json_ok},
-                                       **_errors(400, 401)}},
-                "delete": {"summary": "Log out: revoke the token, close its sockets",
-                           "security": bearer,
-                           "responses": {"204": {"description": "revoked"}, **_errors(401)}},
-            },
-            "/api/me": {"get": {"summary": "The signed-in user", "security": bearer,
-                                "responses": {"200": {"description": "user", **json_ok},
-                                              **_errors(401)}}},
-            "/api/schema": {"get": {"summary": "Every record kind, field, enum and rule",
-                                    "responses": {"200": {"description": "schema", **json_ok}}}},
-            "/api/records/{kind}": {"get": {
-                "summary": "Records of a kind the caller may see",
-                "security": bearer,
-                "parameters": [
-                    {"name": "kind", "in": "path", "required": True,
-                     "schema": {"type": "string", "enum": kinds}},
-                    _q("customer", "customer doc id"), _q("owner", "owner user id"),
-                    _q("author", "created_by user id"), _q("status", "status value"),
-                    _q("since", "created_at >= (ms)", "integer"),
-                    _q("until", "created_at < (ms)", "integer"),
-                    _q("updated_since", "updated_at >= (ms)", "integer"),
-                    _q("q", "text search in names"),
-                    _q("sort", "created_at | updated_at | received_at | seq; - for descending"),
-                    _q("limit", "1-500, default 50", "integer"),
-                    _q("cursor", "the `next` of the previous page"),
-                ],
-                "responses": {"200": {"description": "{items, next}", **json_ok},
-                              **_errors(400, 401, 404)}}},
-            "/api/records/{kind}/{doc_id}": {"get": {
-                "summary": "One record with its child rows and field history",
-                "security": bearer,
-                "parameters": [
-                    {"name": "kind", "in": "path", "required": True,
-                     "schema": {"type": "string", "enum": kinds}},
-                    {"name": "doc_id", "in": "path", "required": True,
-                     "schema": _TYPES["doc_id"]}],
-                "responses": {"200": {"description": "{record, history}", **json_ok},
-                              **_errors(401, 404)}}},
-            "/api/customers/lookup": {"get": {
-                "summary": "Existing customers with the same or a similar name, phone or "
-                           "credit code: name, code and owner only",
-                "security": bearer,
-                "parameters": [_q("name", "typed name"), _q("phone", "phone"),
-                               _q("credit_code", "unified social credit code")],
-                "responses": {"200": {"description": "{matches}", **json_ok},
-                              **_errors(400, 401)}}},
-            "/api/customers/index": {"get": {
-                "summary": "The offline duplicate index (keyed hashes), incremental",
-                "security": bearer, "parameters": [_q("cursor", "from the last page", "integer")],
-                "responses": {"200": {"description": "index page", **json_ok},
-                              **_errors(400, 401)}}},
-            "/api/duplicates": {"get": {"summary": "Candidate duplicate pairs (managers, admins)",
-                                        "security": bearer,
-                                        "parameters": [_q("status", "open|merged|dismissed")],
-                                        "responses": {"200": {"description": "{candidates}",
-                                                              **json_ok},
-                                                      **_errors(400, 401, 403)}}},
-            "/api/duplicates/{id}/{action}": {"post": {
-                "summary": "merge or dismiss a candidate", "security": bearer,
-                "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}},
-                               {"name": "action", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["merge", "dismiss"]}}],
-                "responses": {"201": {"description": "merged"}, "204": {"description": "dismissed"},
-                              **_errors(400, 401, 403, 404, 409)}}},
-            "/api/merges": {"get": {"summary": "Past merges", "security": bearer,
-                                    "responses": {"200": {"description": "{merges}", **json_ok},
-                                                  **_errors(401, 403)}}},
-            "/api/merges/{id}/undo": {"post": {
-                "summary": "Undo a merge (admins)", "security": bearer,
-                "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}],
-                "responses": {"204": {"description": "undone"},
-                              **_errors(401, 403, 404, 409)}}},
-            "/api/blobs/{sha256}": {
-                "put": {"summary": "Upload a whole small blob (idempotent)", "security": bearer,
-                        "responses": {"200": {"description": "already stored"},
-                                      "201": {"description": "stored"}}},
-                "get": {"summary": "A blob, with ETag and Range", "security": bearer,
-                        "responses": {"200": {"description": "bytes"},
-                                      "206": {"description": "range"}, **_errors(401, 404)}},
-            },
-            "/api/uploads": {"post": {"summary": "Start a resumable (tus 1.0) upload",
-                                      "security": bearer,
-                                      "responses": {"201": {"description": "Location"}}}},
-        },
+        "paths": paths,
     }
 
 
-_DOC: dict[str, Any] = {}
+_DOCS: dict[int, dict[str, Any]] = {}  # by the blob size limit, which is configuration
 
 
 async def openapi(request: Request) -> Response:
-    if not _DOC:
-        _DOC.update(document())
-    return JSONResponse(_DOC)
+    max_size = request.app.state.config.blob_max_size
+    if max_size not in _DOCS:
+        _DOCS[max_size] = document(max_blob_size=max_size)
+    return JSONResponse(_DOCS[max_size])

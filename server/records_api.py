@@ -23,6 +23,7 @@ from sync.scope import Principal
 
 from .errors import BadRequest, NotFound
 from .history import history_of
+from .params import INT64_MAX, INT64_MIN
 from .records import merged_card_survivor
 
 if TYPE_CHECKING:
@@ -75,10 +76,13 @@ def _int_param(request: Request, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be a whole number (ms since the epoch for times)",
                          field=name) from None
+    if not INT64_MIN <= value <= INT64_MAX:  # the database would overflow on it (500)
+        raise BadRequest(f"{name} is {INT64_MIN} to {INT64_MAX}", field=name)
+    return value
 
 
 async def _principal(request: Request) -> tuple[Services, Principal]:

@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.errors import error_body
+
 
 class BlobError(Exception):
     status: ClassVar[int] = 400
@@ -107,10 +109,8 @@ class TooManyUploads(BlobError):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """The one JSON error shape: ``{"error": {"code": ..., "message": ...}}``."""
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    """The one JSON error shape of server/errors.py: ``{"error": {"code", "message"}}``."""
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

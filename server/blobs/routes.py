@@ -14,9 +14,11 @@ from pathlib import Path
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.types import Scope
 
 from schema.kinds import MAX_ATTACHMENT_BYTES
 from server.blobs import media
@@ -26,14 +28,13 @@ from server.blobs.errors import (
     HashMismatch,
     NotFound,
     TooLarge,
-    UnsupportedMediaType,
     guarded,
 )
 from server.blobs.ingest import BlobInfo, BlobUser, CanRead, Ingest
 from server.blobs.ranges import etag_matches, parse_range
-from server.blobs.store import BlobStore, check_sha
+from server.blobs.store import SHA256_RE, BlobStore, check_sha
 from server.blobs.thumbs import THUMB_SIZES, THUMB_TYPES, Thumbnails
-from server.blobs.uploads import ResumableUploads
+from server.blobs.uploads import UPLOAD_ID_RE, ResumableUploads
 
 log = logging.getLogger("waiqin.blobs")
 
@@ -43,6 +44,44 @@ DEFAULT_MAX_SIZE = MAX_ATTACHMENT_BYTES
 WRITE_BUFFER = 1024 * 1024
 # Content-addressed bytes never change; "private" because every read is rights-checked.
 IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+class _Id(Convertor[str]):
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class Sha256(_Id):
+    """`{sha256:sha256}`: only a well-formed id reaches an endpoint route, so that another
+    method on it is the router's 405, and anything else falls to `BadAddress`."""
+
+    regex = SHA256_RE.pattern
+
+
+class UploadId(_Id):
+    regex = UPLOAD_ID_RE.pattern
+
+
+register_url_convertor("sha256", Sha256())
+register_url_convertor("upload_id", UploadId())
+
+
+class BadAddress(Route):
+    """A catch-all under a prefix that matches only what no sibling route matches, not even
+    by path alone: a malformed id is `bad_id` (400), a known address asked with a method it
+    does not answer stays the router's 405 with its Allow header."""
+
+    def __init__(self, path: str, siblings: list[BaseRoute], name: str) -> None:
+        super().__init__(path, guarded(bad_id), methods=_ALL, name=name)
+        self.siblings = siblings
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if any(r.matches(scope)[0] is not Match.NONE for r in self.siblings):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def blob_routes(
@@ -79,22 +118,25 @@ def blob_routes(
         max_open_uploads=max_open_uploads,
         checkpoint_bytes=checkpoint_bytes,
     )
-    return Router(
-        routes=[
-            Route("/api/blobs/{sha256}", guarded(blobs.put), methods=["PUT"], name="blob_put"),
-            Route("/api/blobs/{sha256}", guarded(blobs.get), methods=["GET", "HEAD"], name="blob"),
-            Route(
-                "/api/blobs/{sha256}/thumb",
-                guarded(blobs.thumb),
-                methods=["GET", "HEAD"],
-                name="blob_thumb",
-            ),
-            *uploads.routes(),
-            # Whatever else is under these prefixes (a "../", an encoded "/") is a bad id.
-            Route("/api/blobs/{rest:path}", guarded(bad_id), methods=_ALL, name="blob_bad_id"),
-            Route("/api/uploads/{rest:path}", guarded(bad_id), methods=_ALL, name="upload_bad_id"),
-        ]
-    )
+    routes: list[BaseRoute] = [
+        Route("/api/blobs/{sha256:sha256}", guarded(blobs.put), methods=["PUT"],
+              name="blob_put"),
+        Route("/api/blobs/{sha256:sha256}", guarded(blobs.get), methods=["GET", "HEAD"],
+              name="blob"),
+        Route(
+            "/api/blobs/{sha256:sha256}/thumb",
+            guarded(blobs.thumb),
+            methods=["GET", "HEAD"],
+            name="blob_thumb",
+        ),
+        *uploads.routes(),
+    ]
+    # Whatever else is under these prefixes (a "../", an encoded "/") is a bad id.
+    return Router(routes=[
+        *routes,
+        BadAddress("/api/blobs/{rest:path}", routes, name="blob_bad_id"),
+        BadAddress("/api/uploads/{rest:path}", routes, name="upload_bad_id"),
+    ])
 
 
 _ALL = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]
@@ -202,7 +244,8 @@ class BlobEndpoints:
         if size not in THUMB_SIZES:
             raise BlobError(f"size is one of {', '.join(map(str, THUMB_SIZES))}")
         if info.media_type not in THUMB_TYPES:
-            raise UnsupportedMediaType(f"no thumbnails of {info.media_type}")
+            # The request is fine; this blob has no such representation.
+            raise NotFound(f"no thumbnails of {info.media_type}, only of images")
         key = await self.thumbnails.ensure(info.sha256, size)
         stat = await self.store.stat(key)
         if stat is None:

@@ -120,16 +120,19 @@ class ResumableUploads:
             Route("/api/uploads", tus(self.options), methods=["OPTIONS"], name="uploads_options"),
             Route("/api/uploads", tus(self.create), methods=["POST"], name="uploads"),
             Route(
-                "/api/uploads/{upload_id}",
+                "/api/uploads/{upload_id:upload_id}",
                 tus(self.head),
                 methods=["HEAD", "GET"],
                 name="upload",
             ),
             Route(
-                "/api/uploads/{upload_id}", tus(self.patch), methods=["PATCH"], name="upload_patch"
+                "/api/uploads/{upload_id:upload_id}",
+                tus(self.patch),
+                methods=["PATCH"],
+                name="upload_patch",
             ),
             Route(
-                "/api/uploads/{upload_id}",
+                "/api/uploads/{upload_id:upload_id}",
                 tus(self.terminate),
                 methods=["DELETE"],
                 name="upload_delete",
