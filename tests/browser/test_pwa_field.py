@@ -298,6 +298,12 @@ def test_the_customer_form_fits_its_essentials_on_the_first_screen(
         "scrollBy(0, document.querySelector('#more-fields').getBoundingClientRect().top - 90)"
     )
     screenshot(page, "field-07-customer-form-more")
+    page.click("#lang-switch")  # English second: the same form, the same order
+    page.wait_for_selector("#more-fields > summary:has-text('More details')")
+    page.evaluate("scrollTo(0, 0)")
+    assert "Possible duplicates" in page.inner_text("#dup-warning")
+    screenshot(page, "field-07b-customer-form-en")
+    page.click("#lang-switch")
 
 
 def test_the_visit_form_checks_in_first_and_shows_when(
@@ -452,6 +458,7 @@ def test_the_rep_whose_card_was_merged_is_told_into_whose_and_what_was_kept_asid
     tag = uuid.uuid4().hex[:4].upper()
     name = f"广州白云{tag}机电设备有限公司"
     phones = {"rep1": "020-36661111", "rep2": "020-86662222"}
+    manager = browser.new_context(viewport=PHONE, locale="zh-CN")
     contexts = {
         u: browser.new_context(
             viewport=PHONE, device_scale_factor=2, locale="zh-CN", is_mobile=True, has_touch=True
@@ -466,6 +473,9 @@ def test_the_rep_whose_card_was_merged_is_told_into_whose_and_what_was_kept_asid
             contexts[user].set_offline(True)
             wait_state(pages[user], "offline")
             docs[user] = new_customer(pages[user], name, phones[user], contact="何军")
+        # The manager sees both reps' cards, online while they merge.
+        boss = manager.new_page()
+        login(boss, live_server, "manager")
         for user in ("rep2", "rep1"):
             contexts[user].set_offline(False)
             pages[user].wait_for_selector(".syncbar .count[data-unsent='0']", timeout=30_000)
@@ -497,10 +507,16 @@ def test_the_rep_whose_card_was_merged_is_told_into_whose_and_what_was_kept_asid
         page.reload()
         page.wait_for_selector("h1.customer-name")
         assert page.query_selector(".merged-notice") is None
-        # The rep whose card survived is told nothing.
+        # The rep whose card survived is told nothing, nor is the manager (not their card).
         assert pages["rep1"].query_selector(".merged-notice") is None
+        boss.wait_for_function(
+            "(id) => window.waiqin.briefcase.redirects[id] !== undefined", arg=docs["rep2"]
+        )
+        boss.goto(live_server.url + f"/app/#/c/{docs['rep1']}")
+        boss.wait_for_selector(f".page[data-doc='{docs['rep1']}'] h1.customer-name")
+        assert boss.query_selector(".merged-notice") is None
     finally:
-        for c in contexts.values():
+        for c in [*contexts.values(), manager]:
             c.close()
 
 

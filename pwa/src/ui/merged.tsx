@@ -45,6 +45,9 @@ async function save(a: App, list: MergeNotice[]): Promise<void> {
 export function noteMerge(a: App, from: string, to: string): void {
   const mine = a.briefcase.record(from);
   if (!from.startsWith("customer:") || !Object.keys(mine).length) return;
+  // Only the rep whose card it was is told; a manager who saw both cards is not.
+  const me = a.api.session?.user.id;
+  if (!me || (mine.created_by !== me && mine.owner !== me)) return;
   const snapshot = JSON.parse(JSON.stringify(mine)) as Values;
   void load(a).then((list) => save(a, [...list.filter((n) => n.from !== from), { from, to, mine: snapshot, at: Date.now() }]));
 }
