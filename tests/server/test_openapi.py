@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from schema import samples
 from schema.ydoc import write_record
+from server.openapi import document
 from sync.client import SyncClient
 from tests.backoffice.seed import customer_record, seed
 from tests.conftest import LiveServer
-
-pytestmark = pytest.mark.asyncio
 
 # Enough similar cards that the run's dismissals do not use up every candidate.
 BRANCHES = ("上海", "广州", "深圳", "成都", "武汉", "西安")
@@ -79,6 +79,7 @@ async def schemathesis(live: LiveServer, login: str, workdir: Path, *only: str) 
     return report
 
 
+@pytest.mark.asyncio
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_schemathesis_finds_nothing(live_server: LiveServer, tmp_path: Path) -> None:
     await seed_duplicates(live_server)
@@ -96,3 +97,63 @@ async def test_schemathesis_finds_nothing(live_server: LiveServer, tmp_path: Pat
     # Then every operation, as an admin and as a rep (who is refused the review queue).
     for login in ("admin", "rep1"):
         await schemathesis(live_server, login, tmp_path / login)
+
+
+HUGE = str(2**64)  # past any database integer
+
+
+@pytest.mark.asyncio
+async def test_huge_and_bad_ids_are_400_naming_the_parameter(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url, headers={
+            "Authorization": f"Bearer {live_server.tokens['admin']}"}) as http:
+        for method, path, field in (
+                ("POST", f"/api/duplicates/{HUGE}/merge", "id"),
+                ("POST", f"/api/duplicates/{HUGE}/dismiss", "id"),
+                ("POST", f"/api/merges/{HUGE}/undo", "id"),
+                ("POST", "/api/merges/0/undo", "id"),
+                ("POST", "/api/duplicates/x/merge", "id"),
+                ("GET", f"/api/records/visit?since={HUGE}", "since"),
+                ("GET", f"/api/records/customer?updated_since=-{HUGE}", "updated_since"),
+                ("GET", f"/api/customers/index?cursor={HUGE}", "cursor"),
+                ("GET", "/api/customers/lookup?name=x&limit=51", "limit")):
+            r = await http.request(method, path)
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["error"]["field"] == field, path
+
+
+@pytest.mark.asyncio
+async def test_a_method_a_path_does_not_take_is_405_with_every_allowed_one(
+    live_server: LiveServer,
+) -> None:
+    sha = "a" * 64
+    async with httpx.AsyncClient(base_url=live_server.url, headers={
+            "Authorization": f"Bearer {live_server.tokens['admin']}"}) as http:
+        for method, path, allow in (
+                ("TRACE", "/api/me", "GET, HEAD"),
+                ("PUT", "/api/session", "DELETE, POST"),  # two routes, one per method
+                ("DELETE", f"/api/blobs/{sha}", "GET, HEAD, PUT"),
+                ("PUT", f"/api/uploads/{'b' * 32}", "DELETE, GET, HEAD, PATCH"),
+                ("GET", "/api/duplicates/1/merge", "POST")):
+            r = await http.request(method, path)
+            assert r.status_code == 405, (method, path, r.text)
+            assert r.headers["allow"] == allow, (method, path)
+            assert r.json()["error"]["code"] == "method_not_allowed"
+        # a malformed id is still named as such, whatever the method
+        r = await http.request("DELETE", "/api/blobs/not-a-hash")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_id"
+
+
+def test_every_error_response_is_the_one_error_shape() -> None:
+    doc = document(max_blob_size=1024)
+    responses = doc["components"]["responses"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            for status, response in op["responses"].items():
+                if int(status) >= 400:
+                    assert response == {"$ref": f"#/components/responses/E{status}"}, (
+                        method, path, status)
+    for response in responses.values():
+        assert response["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"}
