@@ -188,6 +188,9 @@ class ServerEdits:
         self._clock = int(time.time() * 1000) * 1000
         self._tasks: set[asyncio.Task[None]] = set()
         self._completing: set[str] = set()
+        # One code reservation at a time: on SQLite, dozens of tiny write transactions at
+        # once starve each other (and the log's group commit) in the busy handler.
+        self._code_lock = asyncio.Lock()
         self.errors: list[BaseException] = []
 
     def next_clock(self) -> int:
@@ -296,7 +299,7 @@ class ServerEdits:
             self._completing.discard(doc_id)
 
     async def _next_code(self) -> str:
-        async with self.hub.log.engine.begin() as conn:
+        async with self._code_lock, self.hub.log.engine.begin() as conn:
             await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
             res = await conn.execute(
                 update(t.counters)

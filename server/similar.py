@@ -356,6 +356,7 @@ class CandidateFinder:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._running = False
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> CandidateFinder:
@@ -370,13 +371,17 @@ class CandidateFinder:
 
     async def __aexit__(self, *exc: object) -> None:
         self._running = False
+        self._stopping = True
         self._progress.set()
+        self._wake.set()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            # Bounded: a cancelled batch rolls back; a database that does not answer even
-            # that must not hold up the shutdown.
-            await asyncio.wait([task], timeout=5)
+            # It stops at its next turn of the event loop, dropping the batch it was on; a
+            # merge in progress is given a moment, then cancelled (its edits are each whole).
+            # The batch's write is shielded: never cut inside a transaction.
+            if not (await asyncio.wait([task], timeout=0.5))[0]:
+                task.cancel()
+                await asyncio.wait([task], timeout=0.5)
 
     def wake(self) -> None:
         """Something changed: look for customers after the cursor."""
@@ -390,7 +395,7 @@ class CandidateFinder:
 
     async def _run(self) -> None:
         started, count = 0.0, 0
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 n = await self.step()
@@ -426,6 +431,8 @@ class CandidateFinder:
         for i, r in enumerate(rows):
             if i % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+            if self._stopping:
+                return 0  # the batch is examined again at the next start
             e = directory.get(r.doc_id)
             if e is None:  # merged away (an undo brings it back with a new seq)
                 self._examined.pop(r.doc_id, None)
@@ -439,11 +446,24 @@ class CandidateFinder:
                 # it may never have run. A merge changes the rows: they come round again.
                 if await self.resolve(e.doc_id) is not None:
                     continue
+                await directory.refresh()
+                if directory.get(r.doc_id) is None:
+                    continue  # merged meanwhile by the commit's own check
             self._examined[r.doc_id] = seen
             self.examined_count += 1
             for other, reason, score in directory.candidates_of(r.doc_id, self.cap):
                 pairs[(min(r.doc_id, other), max(r.doc_id, other))] = (reason, score)
+        if self._stopping:
+            return 0
         last = int(rows[-1].seq)
+        await asyncio.shield(self._write(pairs, last))
+        self.cursor = last
+        self._progress.set()
+        self._progress = asyncio.Event()
+        return len(rows)
+
+    async def _write(self, pairs: dict[tuple[str, str], tuple[str, float]], last: int) -> None:
+        """A batch's pairs and the cursor past it, in one transaction."""
         at = now_ms()
         async with self.engine.begin() as conn:
             # An existing pair is left as it is: open, merged or dismissed by someone.
@@ -454,7 +474,3 @@ class CandidateFinder:
             ], ["doc_a", "doc_b"])
             await conn.execute(update(t.counters).where(
                 t.counters.c.name == EXAMINED, t.counters.c.value < last).values(value=last))
-        self.cursor = last
-        self._progress.set()
-        self._progress = asyncio.Event()
-        return len(rows)
