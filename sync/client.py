@@ -302,6 +302,9 @@ class SyncClient:
             case p.Ack(clock):
                 self.outbox = [e for e in self.outbox if e.clock > clock or e.refused]
                 self._save()
+            case p.Error() if frame.code == p.ErrorCode.STALE_CLOCK:
+                self.errors.append(frame)
+                self._renumber(frame)
             case p.Error():
                 self.errors.append(frame)
                 for e in self.outbox:
@@ -338,6 +341,28 @@ class SyncClient:
                 self._save()
             case p.Bye():
                 pass
+
+    def _renumber(self, frame: p.Error) -> None:
+        """The server had seen the clock of this change from an earlier life of this device
+        id and applied nothing: number it, and every unsent entry at or below the server's
+        last clock, after that clock (in their order), and send them again."""
+        last = int(frame.extra.get("last_clock", 0))
+        moved = [
+            e for e in self.outbox
+            if e.refused is None and e.clock <= last
+            and (e.clock > self._sent_upto or (e.clock == frame.clock and e.doc_id == frame.doc))
+        ]
+        if not moved:
+            return
+        self.clock = max(self.clock, last)
+        for e in moved:
+            self.clock += 1
+            e.clock = self.clock
+        gone = {id(e) for e in moved}
+        self.outbox = [e for e in self.outbox if id(e) not in gone] + moved
+        self._save()
+        if self._transport is not None and self._caught_up.is_set():
+            asyncio.get_running_loop().create_task(self._flush())
 
     def _drop(self, doc_id: str) -> None:
         self.docs.pop(doc_id, None)

@@ -431,6 +431,31 @@ class Hub:
             return None
         return live
 
+    async def holds(self, doc_id: str, update: bytes) -> bool:
+        """True if the doc already holds everything the update brings (a true resend).
+
+        Asked only for updates whose clock the device already used: an update with new
+        structs, or deleting what the doc still has, is a new change under a stale clock."""
+        try:
+            kind = p.check_doc_id(doc_id, self.rules.kinds)
+        except ValueError:
+            return False
+        live = await self.open(doc_id, kind)
+        if not live.exists:
+            return False
+        async with live.lock:
+            try:
+                if get_update(update, live.ydoc.get_state())[0] != 0:
+                    return False
+                # No new structs; deletions show only in the merged state's delete set.
+                state = live.ydoc.get_update()
+                probe: Doc[Any] = Doc()
+                probe.apply_update(state)
+                probe.apply_update(update)
+                return bool(probe.get_update() == state)
+            except ValueError:
+                return False
+
     # -- subscribers and fan-out ----------------------------------------------------------
 
     def claim_device(self, sub: Subscriber) -> None:

@@ -669,15 +669,19 @@ class Log:
             )
         return int(v or 0)
 
-    async def refusal(self, user_id: str, device_id: str, clock: int) -> dict[str, Any] | None:
+    async def refusal(
+        self, user_id: str, device_id: str, clock: int, doc_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The recorded refusal of the device's update `clock` (of `doc_id`, when given)."""
+        query = select(t.refusals.c.detail).where(
+            t.refusals.c.user_id == user_id,
+            t.refusals.c.device_id == device_id,
+            t.refusals.c.clock == clock,
+        )
+        if doc_id is not None:
+            query = query.where(t.refusals.c.doc_id == doc_id)
         async with self.engine.connect() as conn:
-            raw = await conn.scalar(
-                select(t.refusals.c.detail).where(
-                    t.refusals.c.user_id == user_id,
-                    t.refusals.c.device_id == device_id,
-                    t.refusals.c.clock == clock,
-                )
-            )
+            raw = await conn.scalar(query)
         return None if raw is None else dict(json.loads(raw))
 
     async def clear_reset(self, user_id: str, device_id: str) -> None:

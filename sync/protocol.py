@@ -83,6 +83,10 @@ class ErrorCode:
     INVALID = "invalid"
     TOO_LARGE = "too_large"
     UNAVAILABLE = "unavailable"
+    # The update's clock is at or below the device's last clock (its counter restarted),
+    # yet it brings changes: nothing was applied. Detail `last_clock`: number unsent
+    # changes after it and send them again (docs/protocol.md, "Clocks").
+    STALE_CLOCK = "stale_clock"
 
 
 class ProtocolError(Exception):

@@ -317,8 +317,29 @@ class SyncSession:
         if clock == 0:
             raise p.ProtocolError("an update from a device needs a clock of 1 or more")
         if clock <= self._clock:
-            # A resend of something already processed: answer from the record.
-            self._queue_ack(doc_id, clock, None)
+            user, device = self.device_key
+            if await self.hub.holds(doc_id, update) or await self.hub.log.refusal(
+                user, device, clock, doc_id
+            ) is not None:
+                # A resend of something already processed: answer from the record.
+                self._queue_ack(doc_id, clock, None)
+                return
+            # New changes under a used clock: the device's counter restarted (a new client
+            # object, storage lost but the id kept). Acking them would drop them; refuse
+            # without recording, and say where the device's numbering must continue.
+            log.warning("stale clock %s (last %s) from %s on %s", clock, self._clock,
+                        self.device_key, doc_id)
+            stale: asyncio.Future[Item] = asyncio.get_running_loop().create_future()
+            stale.set_result(Refusal(user, device, clock, doc_id, {
+                "code": p.ErrorCode.STALE_CLOCK,
+                "message": f"clock {clock} was already used by this device (its last is "
+                           f"{self._clock}); nothing was applied: send it again numbered "
+                           f"after {self._clock}",
+                "message_zh": f"本设备已用过序号 {clock}（最后为 {self._clock}），"
+                              f"此更改未保存：请从 {self._clock + 1} 起重新编号后再发送",
+                "last_clock": self._clock,
+            }))
+            self._queue_ack(doc_id, clock, stale)
             return
         self._clock = clock
         fut = await self.hub.apply(
@@ -346,7 +367,7 @@ class SyncSession:
                 await self._acks_ready.wait()
             doc_id, clock, fut = self._acks.popleft()
             if fut is None:
-                detail = await self.hub.log.refusal(user, device, clock)
+                detail = await self.hub.log.refusal(user, device, clock, doc_id)
                 if detail is not None:
                     await self._send(_error(doc_id, clock, detail))
             else:
