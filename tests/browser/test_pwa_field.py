@@ -514,7 +514,11 @@ def test_the_rep_whose_card_was_merged_is_told_into_whose_and_what_was_kept_asid
         )
         boss.goto(live_server.url + f"/app/#/c/{docs['rep1']}")
         boss.wait_for_selector(f".page[data-doc='{docs['rep1']}'] h1.customer-name")
-        assert boss.query_selector(".merged-notice") is None
+        stored = boss.evaluate(
+            """async () => (await window.waiqin.store.meta(
+                 'mergeNotices:' + window.waiqin.api.session.user.id)) ?? []"""
+        )
+        assert stored == [] and boss.query_selector(".merged-notice") is None
     finally:
         for c in [*contexts.values(), manager]:
             c.close()
