@@ -233,7 +233,8 @@ export class SyncClient {
         this.markSynced();
         break;
       case "error":
-        if (f.clock > 0) b.refuse(f.doc, f.clock, f.detail);
+        if (f.detail.code === "stale_clock") this.renumber(f.doc, f.clock, Number(f.detail.last_clock ?? 0));
+        else if (f.clock > 0) b.refuse(f.doc, f.clock, f.detail);
         else console.warn("sync: server error", f.doc, f.detail);
         break;
       case "progress":
@@ -274,6 +275,35 @@ export class SyncClient {
       default:
         break;
     }
+  }
+
+  /**
+   * The server had seen this clock from an earlier life of this device id and applied nothing
+   * (docs/protocol.md, "Clocks"): number it, and every unsent entry at or below `last`, after
+   * `last` in their order, store the new numbers, then send them again. Rules of sync/client.py.
+   */
+  private renumber(doc: string, clock: number, last: number): void {
+    const b = this.briefcase;
+    const moved = b.outbox.filter(
+      (e) => !e.refused && e.clock <= last && (e.clock > this.sentUpto || (e.clock === clock && e.doc === doc)),
+    );
+    if (!moved.length) return;
+    const old = moved.map((e) => e.clock);
+    b.clock = Math.max(b.clock, last);
+    for (const e of moved) e.clock = ++b.clock;
+    b.outbox = [...b.outbox.filter((e) => !moved.includes(e)), ...moved];
+    const upto = b.clock;
+    b.store
+      .write(["outbox", "meta"], (s) => {
+        for (const c of old) s("outbox").delete(c);
+        for (const e of moved) s("outbox").put(e);
+        s("meta").put(upto, "clock");
+      })
+      .then(() => {
+        b.storedClock = Math.max(b.storedClock, upto);
+        this.flush();
+      })
+      .catch((e: unknown) => console.error("sync: renumbering the outbox failed; kept in memory", e));
   }
 
   private markSynced(): void {
