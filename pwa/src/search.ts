@@ -180,9 +180,9 @@ function localDay(ms: number): string {
 }
 
 /**
- * Today's customers (a visit, service sheet, deal or progress record dated today, or the
- * card made today) weigh 2; recently opened ones (`recent`, most recent first) and those of
- * the last week's records weigh 1.
+ * Today's customers (a task planned for today, a visit, service sheet, deal or progress
+ * record dated today, or the card made today) weigh 2; recently opened ones (`recent`, most
+ * recent first) and those of the last week's records weigh 1.
  */
 export function customerBoost(infos: Iterable<DocInfo>, recent: readonly string[], now = Date.now(), resolve: (id: string) => string = (id) => id): Map<string, number> {
   const out = new Map<string, number>();
@@ -191,7 +191,7 @@ export function customerBoost(infos: Iterable<DocInfo>, recent: readonly string[
   const weekAgo = now - 7 * 86_400_000;
   for (const info of infos) {
     const r = info.record;
-    const at = [r.started_at, r.responded_at, r.created_at].find((v) => typeof v === "number") as number | undefined;
+    const at = [info.kind === "task" ? r.planned_start : undefined, r.started_at, r.responded_at, r.created_at].find((v) => typeof v === "number") as number | undefined;
     const t = at ?? (typeof r.service_date === "string" ? Date.parse(r.service_date) : undefined);
     if (t === undefined || t < weekAgo) continue;
     const cid = info.kind === "customer" ? info.id : typeof r.customer_id === "string" ? resolve(r.customer_id) : null;

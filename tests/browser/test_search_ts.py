@@ -22,6 +22,9 @@ const visit = (id, customer_id, started_at) =>
   ({ id, kind: "visit", updatedAt: 0, record: { customer_id, started_at } });
 infos.push(visit("visit:1", "customer:today", now - 3600e3));
 infos.push(visit("visit:2", "customer:old", now - 8 * DAY));
+// A task made last week, planned for today: today's customer.
+infos.push({ id: "task:1", kind: "task", updatedAt: 0, record: {
+  customer_id: "customer:jingke", created_at: now - 6 * DAY, planned_start: now + 3600e3 } });
 const boost = customerBoost(infos, ["customer:recent"], now);
 const ids = (q, opts = {}) => searchCustomers(infos, q, { boost, ...opts }).map((i) => i.id);
 const out = {
@@ -104,8 +107,10 @@ def test_search_finds_by_name_short_name_code_and_initials_with_today_and_recent
     assert "xmyh" in out["initials"][2]
     assert out["initials"][3][0] == "ibmzg"
 
-    assert out["boost"] == {"customer:recent": 1, "customer:today": 2}
-    assert out["empty"] == ["customer:today", "customer:recent"], "no query: today's, then recent"
+    assert out["boost"] == {"customer:recent": 1, "customer:today": 2, "customer:jingke": 2}
+    assert out["empty"] == ["customer:jingke", "customer:today", "customer:recent"], (
+        "no query: today's (by name), then recent"
+    )
     q = out["queries"]
     assert q["bjyhcd"] == ["customer:youhao"], "a merged card is never offered"
     assert q["youhao"] == ["customer:youhao"]
@@ -114,8 +119,7 @@ def test_search_finds_by_name_short_name_code_and_initials_with_today_and_recent
     assert q["cqca"] == ["customer:chongqing"]
     assert q["xmyh"] == ["customer:xiamen"]
     # Today's and recent customers before better name matches of others.
-    assert q["上海"][:2] == ["customer:today", "customer:recent"]
-    assert q["上海"][2] == "customer:jingke"
+    assert q["上海"] == ["customer:jingke", "customer:today", "customer:recent"]
     assert q["银行"][0] == "customer:recent"
     assert set(q["银行"]) == {"customer:recent", "customer:xiamen"}
     assert q["zz"] == []
