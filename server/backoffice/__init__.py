@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import admin, duplicates, pages, reassign
+from . import admin, duplicates, pages, reassign, schedule
 from .web import HERE
 
 
@@ -34,6 +34,7 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/users", admin.user_create, methods=["POST"]),
         Route("/users/{user_id}", admin.user_page, methods=["GET"], name="bo_user"),
         Route("/users/{user_id}/{action}", admin.user_action, methods=["POST"]),
+        Route("/schedule", schedule.schedule_page, methods=["GET"], name="bo_schedule"),
         Route("/team", reassign.team_page, methods=["GET"], name="bo_team"),
         Route("/team/reassign", reassign.reassign_member, methods=["POST"]),
         Route("/audit.{fmt}", admin.audit_export, methods=["GET"]),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from schema import duties
 from schema.derive import CST
+from schema.kinds import get_kind
 
 LANGS = ("zh", "en")
 
@@ -230,6 +232,31 @@ ZH: dict[str, str] = {
     "Code": "客户代码",
     "created": "创建",
     "Previous visit": "上次拜访",
+    "Tasks": "日程",
+    "Week view": "周日程",
+    "Overdue tasks": "逾期日程",
+    "Per assignee": "按执行人",
+    "Assignee": "执行人",
+    "Open tasks": "待办",
+    "Done in the period": "期间完成",
+    "Due at": "应完成时间",
+    "Open and overdue tasks per assignee": "各执行人的待办与逾期日程",
+    "Week of": "所在周",
+    "Show": "显示",
+    "Previous week": "上一周",
+    "This week": "本周",
+    "Next week": "下一周",
+    "Mon": "周一",
+    "Tue": "周二",
+    "Wed": "周三",
+    "Thu": "周四",
+    "Fri": "周五",
+    "Sat": "周六",
+    "Sun": "周日",
+    "d": "天",
+    "Visit recorded": "拜访记录",
+    "Draft": "草稿",
+    "Completes the task": "完成的日程",
 }
 
 ROLE_LABELS = {
@@ -275,6 +302,44 @@ def fmt_duration(ms: Any, lang: str) -> str:
     if s < 86400 * 2:
         return f"{s / 3600:.1f} {'小时' if zh else 'h'}"
     return f"{s / 86400:.1f} {'天' if zh else 'd'}"
+
+
+def _enum_label(kind: str, field: str, value: Any, lang: str) -> str:
+    e = get_kind(kind).field(field).enum_label(value)
+    return str(value) if e is None else (e.label_zh if lang == "zh" else e.label_en)
+
+
+def duty_note(lang: str) -> str:
+    """The contact-duty rules as the contact report states them, from `schema.duties`'s own
+    numbers (one definition: change a number there and this sentence follows)."""
+    d = duties.duties_json()["contact"]
+    cats = (" 、" if lang == "zh" else ", ").join(
+        _enum_label("customer", "category", c, lang) for c in d["categories"])
+    short, core, growth = d["core_with_short_deal_days"], d["core_days"], d["high_growth_days"]
+    if lang == "zh":
+        return (f"只有{cats}有联络频次要求。核心客户:有短线跟单时每 {short} 天至少联络一次,"
+                f"否则每 {core} 天一次;高成长客户每 {growth} 天至少一次。联络 = 已提交的拜访"
+                "记录(按拜访开始时间),或勾选“转为日程”的已提交进展记录;草稿不计。"
+                "从未联络的客户从创建时起计算。超过期限即为逾期,不足一天按一天计。")
+    return (f"Only {cats.lower()}s carry a contact duty. Core customers: at least every "
+            f"{short} days while they have a short-term deal, otherwise every {core} days; "
+            f"high-growth customers every {growth} days. A contact is a submitted visit (at "
+            "its start) or a submitted progress record marked \u201ccounts as a contact\u201d; "
+            "drafts never count. A customer never contacted is counted from its creation. "
+            "Past the limit is overdue; part of a day counts as a whole day.")
+
+
+def cadence_note(lang: str) -> str:
+    """The deal follow-up cadence by class, from `schema.duties` (as `duty_note`)."""
+    by_days: dict[int, list[str]] = {}
+    for cls, days in duties.duties_json()["deal_follow_up_days"].items():
+        by_days.setdefault(days, []).append(_enum_label("deal", "deal_class", cls, lang))
+    if lang == "zh":
+        parts = ",".join(f"{'、'.join(c)}每 {n} 天" for n, c in sorted(by_days.items()))
+        return f"跟进周期:{parts}须有已提交的进展记录(无进展记录时从跟单创建时起计算)。"
+    parts = "; ".join(f"{', '.join(c)} every {n} days" for n, c in sorted(by_days.items()))
+    return (f"Follow-up cadence: {parts}, by a submitted progress record (counted from the "
+            "deal's creation while it has none).")
 
 
 def day_start_ms(day: datetime.date) -> int:

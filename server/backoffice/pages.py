@@ -4,7 +4,7 @@ photos and field history, a customer's timeline, and the reports with theirs."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from schema import duties
 from schema import tables as st
 from schema.kinds import get_kind
 from server import tables as t
@@ -19,6 +20,7 @@ from server.accounts import TooManyAttempts
 from server.attachments import BlobRights
 from server.errors import NotFound, Unauthorized
 from server.history import history_of
+from sync.log import now_ms
 
 from . import queries as qs
 from . import reassign as ra
@@ -32,7 +34,7 @@ from .auth import (
 )
 from .columns import Col, Table
 from .exports import Sheet, batches_of, csv_response, xlsx_response
-from .i18n import fmt_ms, gettext
+from .i18n import cadence_note, duty_note, fmt_ms, gettext
 from .reports import REPORTS, run_report
 from .web import base, page, render, see_other
 
@@ -203,10 +205,21 @@ async def record_page(request: Request) -> Response:
         prev_id = rec.row.get("previous_visit_id")
         if isinstance(prev_id, str) and await v.principal.can_see(conn, prev_id):
             previous = prev_id
-    kind = get_kind(rec.kind)
+        kind = get_kind(rec.kind)
+        refs = {f.name: rec.row.get(f.name) for f in kind.fields if f.type == "doc_id"}
+        targets = await qs.linked(conn, v, [r for r in refs.values() if isinstance(r, str)])
+        completes = ([] if rec.kind in ("customer", "task", "deal")
+                     else await qs.tasks_done_with(conn, v, doc_id))
+    lang = language(request)
+    # a linked record the viewer sees is named; one they do not is shown by its id alone
+    links = {name: _link_title(target, targets[target], lang)
+             for name, target in refs.items() if isinstance(target, str) and target in targets}
+    late = None
+    if rec.kind == "task" and rec.row.get("status") == "open":
+        due = rec.row.get("planned_end") or rec.row.get("planned_start")
+        late = duties.days_late(due, 0, now_ms()) if isinstance(due, int) else None
     lists = [(f, rec.children.get(f.name, [])) for f in kind.fields
              if f.y_type == "array" and f.items and f.name != "attachments"]
-    lang = language(request)
     for change in history:
         for fc in change["fields"]:
             fc["old_text"] = _value_text(kind, fc["field"], fc["old"], names, lang)
@@ -235,9 +248,26 @@ async def record_page(request: Request) -> Response:
         "names": names,
         "timeline": items,
         "previous": previous,
+        "links": links,
+        "completes": completes,
+        "late": late,
         "reassign_to": reassign_to,
         "message": request.query_params.get("done", ""),
     })
+
+
+def _link_title(doc_id: str, row: Mapping[str, Any], lang: str) -> str:
+    """How a record page names a record it links to: a customer by name, a deal by title,
+    a service sheet or task by subject, a visit by kind and time, progress by its time."""
+    kind = get_kind(doc_id.split(":", 1)[0])
+    for key in ("name", "title", "subject"):
+        if row.get(key):
+            return str(row[key])
+    label = kind.label_zh if lang == "zh" else kind.label_en
+    if kind.name == "visit" and row.get("visit_type"):
+        label = _enum_text(kind.field("visit_type"), row["visit_type"], lang)
+    when = row.get("started_at") or row.get("created_at")
+    return f"{label} · {fmt_ms(when)}" if when else label
 
 
 def _field_label(kind: Any, name: str, lang: str) -> str:
@@ -370,6 +400,7 @@ async def report_page(request: Request) -> Response:
     return await render(request, f"report_{name}.html", {
         "report": report, "params": params, "members": members,
         "service_type": get_kind("service").field("service_type"),
+        "duty_note": duty_note(lang), "cadence_note": cadence_note(lang),
     })
 
 

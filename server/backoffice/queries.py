@@ -8,7 +8,7 @@ Every query here goes through `visible()`: a record is readable when one of its 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +115,7 @@ class ListSpec:
 _owner = t.users.alias("owner_user")
 _author = t.users.alias("author_user")
 _cust = st.rec_customer.alias("cust")
+_assignee = t.users.alias("assignee_user")
 
 
 def _f(kind: str, name: str, **over: Any) -> Col:
@@ -206,7 +207,26 @@ def _specs() -> dict[str, ListSpec]:
         joins=[(_cust, _cust.c.doc_id == d.c.customer_id),
                (_author, _author.c.id == d.c.created_by)],
     )
-    return {x.name: x for x in (customers, visits, services, deals)}
+    k = st.rec_task
+    tasks = ListSpec(
+        "tasks", "task", "Tasks", "assignee", "task_type", "status", "planned_start",
+        "planned_start",
+        cols=[
+            (_f("task", "planned_start", sortable=True, link="doc_id", width=17),
+             k.c.planned_start),
+            (_f("task", "subject", sortable=True, width=30), k.c.subject),
+            (customer_name, _cust.c.name),
+            (_f("task", "task_type", sortable=True), k.c.task_type),
+            (_f("task", "priority"), k.c.priority),
+            (_f("task", "status", sortable=True), k.c.status),
+            (Col("assignee_name", "Assignee", "执行人", sortable=True), _assignee.c.name),
+            (_f("task", "remind_at", sortable=True, width=17), k.c.remind_at),
+            (_f("task", "completed_at", sortable=True, width=17), k.c.completed_at),
+        ],
+        joins=[(_cust, _cust.c.doc_id == k.c.customer_id),
+               (_assignee, _assignee.c.id == k.c.assignee)],
+    )
+    return {x.name: x for x in (customers, visits, services, deals, tasks)}
 
 
 LISTS = _specs()
@@ -323,6 +343,36 @@ async def load_record(conn: AsyncConnection, viewer: Viewer, doc_id: str) -> Rec
         ).mappings().first()
         customer = None if c is None else dict(c)
     return Record(doc_id, kind, row, children, customer)
+
+
+async def linked(
+    conn: AsyncConnection, viewer: Viewer, doc_ids: Iterable[str]
+) -> dict[str, Mapping[str, Any]]:
+    """The projection rows of those of `doc_ids` the viewer sees, by doc id: what a record
+    page needs to name the records it links to."""
+    by_kind: dict[str, list[str]] = {}
+    seen = await viewer.principal.seen_of(
+        conn, [d for d in doc_ids if d.split(":", 1)[0] in KINDS and ":" in d])
+    for d in seen:
+        by_kind.setdefault(d.split(":", 1)[0], []).append(d)
+    out: dict[str, Mapping[str, Any]] = {}
+    for kind, ids in by_kind.items():
+        table = st.KIND_TABLES[kind]
+        for m in (await conn.execute(select(table).where(table.c.doc_id.in_(ids)))).mappings():
+            out[m["doc_id"]] = dict(m)
+    return out
+
+
+async def tasks_done_with(
+    conn: AsyncConnection, viewer: Viewer, doc_id: str
+) -> list[Mapping[str, Any]]:
+    """The visible tasks that this record (a visit, progress record or service sheet)
+    completed."""
+    k = st.rec_task
+    q = viewer.principal.only_seen(
+        select(k.c.doc_id, k.c.subject, k.c.planned_start).where(k.c.done_with == doc_id)
+        .order_by(k.c.planned_start), k.c.doc_id)
+    return [dict(m) for m in (await conn.execute(q)).mappings()]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The reports the policy asks for (seed 000): contact frequency (§3.4), the deals
-pipeline and follow-ups (§4.1, §4.3.4), service rankings (§5.8), and field activity with
-sync lag. Aggregates are computed in SQL over the projections, within what the viewer sees.
+pipeline and follow-ups (§4.1, §4.3.4), service rankings (§5.8), field activity with
+sync lag, and open and overdue tasks per assignee. Aggregates are computed in SQL over
+the projections, within what the viewer sees.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import BigInteger, case, func, literal, select, union_all
+from sqlalchemy import BigInteger, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema import duties
 from schema import tables as st
 from schema.kinds import get_kind
 from server import tables as t
+from sync.log import now_ms
 
 from . import charts
 from .auth import Viewer
@@ -431,12 +433,79 @@ async def activity_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang
                   [(gettext(lang, "Visits per week"), chart)], pivot=pivot)
 
 
+# -- tasks: open, overdue and done per assignee ----------------------------------------------
+
+
+def task_moment(as_of: datetime.date) -> int:
+    """The moment "as of" a day means for tasks: now when it is today (a task due this
+    afternoon is not late this morning), else the end of that day."""
+    return now_ms() if as_of == today_cst() else _end_ms(as_of)
+
+
+async def tasks_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    k, c = st.rec_task, st.rec_customer
+    moment = task_moment(p.as_of)
+    # due: the planned end, or the planned start when the task has no end
+    due = func.coalesce(k.c.planned_end, k.c.planned_start)
+    done_in = [k.c.status == "done"]
+    if p.date_from is not None:
+        done_in.append(k.c.completed_at >= day_start_ms(p.date_from))
+    if p.date_to is not None:
+        done_in.append(k.c.completed_at < _end_ms(p.date_to))
+    q = (
+        select(k.c.assignee, func.sum(case((k.c.status == "open", 1), else_=0)).label("open"),
+               func.sum(case((and_(*done_in), 1), else_=0)).label("done"))
+        .group_by(k.c.assignee)
+    )
+    q2: Any = (
+        select(k.c.doc_id, k.c.subject, c.c.name.label("customer"), k.c.task_type,
+               k.c.priority, due.label("due"), k.c.assignee)
+        .select_from(k.outerjoin(c, c.c.doc_id == k.c.customer_id))
+        .where(k.c.status == "open", due < moment)
+    )
+    if p.member:
+        q, q2 = q.where(k.c.assignee == p.member), q2.where(k.c.assignee == p.member)
+    q, q2 = viewer.principal.only_seen(q, k.c.doc_id), viewer.principal.only_seen(q2, k.c.doc_id)
+    names = await _users(conn)
+    overdue: list[tuple[Any, ...]] = []
+    late_of: dict[str, int] = {}
+    for r in await conn.execute(q2):
+        late = duties.days_late(r.due, 0, moment)  # "late" is counted the same everywhere
+        if late is None:
+            continue
+        late_of[r.assignee] = late_of.get(r.assignee, 0) + 1
+        overdue.append((r.doc_id, r.subject, r.customer, r.task_type, r.priority, r.due, late,
+                        names.get(r.assignee, r.assignee)))
+    overdue.sort(key=lambda x: (-x[6], x[5]))
+    reps = sorted(((names.get(r.assignee, r.assignee), int(r.open or 0),
+                    late_of.get(r.assignee, 0), int(r.done or 0))
+                   for r in await conn.execute(q)), key=lambda x: x[0])
+    reps = [r for r in reps if r[1] or r[3]]
+    task = get_kind("task")
+    per_rep_t = Table("per_rep", gettext(lang, "Per assignee"), [
+        Col("assignee", "Assignee", "执行人", width=16), Col("open", "Open tasks", fmt="int"),
+        Col("overdue", "Overdue", fmt="int"), Col("done", "Done in the period", fmt="int"),
+    ], reps)
+    overdue_t = Table("overdue", gettext(lang, "Overdue tasks"), [
+        Col("doc_id", "Doc", width=44), field_col(task.field("subject"), link="doc_id", width=30),
+        Col("customer", "Customer", width=28), field_col(task.field("task_type")),
+        field_col(task.field("priority")), Col("due", "Due at", fmt="ms", width=17),
+        Col("late", "Days overdue", fmt="int"), Col("assignee", "Assignee", "执行人", width=16),
+    ], overdue)
+    chart = charts.bars([charts.Bar(r[0], (float(r[1]), float(r[2])), f"{r[2]}/{r[1]}")
+                         for r in reps],
+                        series=[gettext(lang, "Open tasks"), gettext(lang, "Overdue")])
+    return Report("tasks", gettext(lang, "Overdue tasks"), [per_rep_t, overdue_t],
+                  [(gettext(lang, "Open and overdue tasks per assignee"), chart)])
+
+
 ReportFn = Callable[[AsyncConnection, Viewer, Params, str], Awaitable[Report]]
 REPORTS: dict[str, tuple[ReportFn, int | None]] = {
     "contact": (contact_report, None),
     "deals": (deals_report, None),
     "service": (service_report, None),
     "activity": (activity_report, 12),
+    "tasks": (tasks_report, 4),
 }
 
 

@@ -1,11 +1,13 @@
 """The back office in headless Chromium: a manager logs in, filters visits, opens one with a
-photo, merges a duplicate candidate, and exports the service ranking to Excel; every page
-is photographed at desktop size into tests/artifacts/backoffice/."""
+photo, merges a duplicate candidate, and exports the service ranking to Excel; reads the
+tasks list, a rep's week and the overdue tasks; every page is photographed at desktop size
+into tests/artifacts/backoffice/."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import io
 import os
 import threading
@@ -21,10 +23,11 @@ import uvicorn
 
 from server.accounts import Accounts
 from server.app import create_app
+from server.backoffice.i18n import day_start_ms, today_cst
 from server.config import Config
 from server.db import make_engine, migrate
 from tests.backoffice.fake_duplicates import FakeDuplicates
-from tests.backoffice.seed import Seeded, customer_record, seed
+from tests.backoffice.seed import Seeded, customer_record, insert_rows, seed
 from tests.conftest import PASSWORD, Team, free_port, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,4 +300,105 @@ def test_admin_pages(backoffice: BackOffice, browser: Any) -> None:
     page.goto(f"{bo.url}/admin/records/visit:00000000-0000-4000-8000-000000000000")
     assert page.locator("h1").inner_text().startswith("404")
     shot(page, "14-not-found")
+    ctx.close()
+
+
+async def _plan_week(bo: BackOffice) -> datetime.date:
+    """A rep's week of tasks around today, a visit they recorded, and overdue ones."""
+    team, engine = bo.team, bo.app.state.services.engine
+    r1, r2 = team.rep1.id, team.rep2.id
+    today = today_cst()
+    monday = today - datetime.timedelta(days=today.weekday())
+    h = 3_600_000
+
+    def at(days: int, hours: float) -> int:
+        return day_start_ms(monday + datetime.timedelta(days=days)) + int(hours * h)
+
+    customers = [("customer:bo-mingyuan", "南京明远医疗器械有限公司", "KH0901"),
+                 ("customer:bo-huaxin", "苏州华信精密机械有限公司", "KH0902")]
+    await insert_rows(engine, "customer", [
+        {"doc_id": d, "name": n, "code": c, "owner": r1, "created_by": r1, "category": "direct",
+         "tier": "core", "created_at": at(-30, 9), "received_at": at(-30, 9)}
+        for d, n, c in customers], {d: [r1] for d, _, _ in customers})
+    a, b, c = bo.seeded.customer_a, customers[0][0], customers[1][0]
+    plan = [  # (id, assignee, customer, type, subject, start, end, status, priority)
+        ("t01", r1, a, "visit", "演示高速扫描仪", at(0, 9), at(0, 10.5), "done", "high"),
+        ("t02", r1, b, "call", "确认采购预算", at(0, 14), None, "open", "normal"),
+        ("t03", r1, c, "follow_up", "报价跟进", at(1, 10), at(1, 11), "open", "normal"),
+        ("t04", r1, a, "service", "安装调试 FS-9000", at(2, 15), at(2, 17), "open", "high"),
+        ("t05", r1, b, "visit", "拜访设备科张主任", at(3, 9.5), at(3, 11), "open", "normal"),
+        ("t06", r1, None, "other", "写周报", at(4, 16), at(4, 17), "open", "low"),
+        ("t07", r1, c, "visit", "回访:培训效果", at(-4, 10), at(-4, 11), "open", "high"),
+        ("t08", r1, a, "call", "催收尾款", at(-2, 15), None, "cancelled", "normal"),
+        ("t09", r2, b, "follow_up", "样机试用反馈", at(-6, 9), at(-6, 10), "open", "normal"),
+        ("t10", r2, c, "visit", "拜访采购部", at(2, 10), at(2, 11), "open", "normal"),
+    ]
+    rows = []
+    for i, who, cust, kind, subject, start, end, status, prio in plan:
+        rows.append({"doc_id": f"task:bo-{i}", "subject": subject, "task_type": kind,
+                     "customer_id": cust, "assignee": who, "created_by": team.manager.id,
+                     "planned_start": start, "planned_end": end, "priority": prio,
+                     "remind_at": start - h // 2, "status": status,
+                     "completed_at": end if status == "done" else None,
+                     "created_at": at(-7, 9), "received_at": at(-7, 9),
+                     "submitted_at": at(-7, 9)})
+    await insert_rows(engine, "task", rows, {
+        r["doc_id"]: [r["assignee"], team.manager.id] for r in rows})
+    await insert_rows(engine, "visit", [{
+        "doc_id": "visit:bo-week", "customer_id": a, "created_by": r1, "started_at": at(0, 9.2),
+        "ended_at": at(0, 10.4), "created_at": at(0, 9.2), "received_at": at(0, 11),
+        "submitted_at": at(0, 10.5), "visit_type": "visit_out", "purpose": "演示高速扫描仪"}],
+        {"visit:bo-week": [r1]})
+    return monday
+
+
+def test_tasks_week_view_and_overdue_report(backoffice: BackOffice, browser: Any) -> None:
+    bo = backoffice
+    monday = bo.call(_plan_week(bo))
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(f"{bo.url}/admin/login")
+    page.fill("input[name=login]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.click("header nav a:text-is('日程')")
+    page.wait_for_url("**/admin/tasks")
+    assert page.locator("table.grid tbody tr").count() == 10
+    shot(page, "20-tasks")
+    page.select_option("select[name=member]", bo.team.rep1.id)
+    page.select_option("select[name=status]", "open")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**status=open*")
+    assert page.locator("table.grid tbody tr").count() == 6
+    shot(page, "21-tasks-filtered")
+    # rep1's week: seven days from Monday, the tasks and the visit in their columns
+    page.goto(f"{bo.url}/admin/schedule?member={bo.team.rep1.id}")
+    days = page.locator(".week .day")
+    assert days.count() == 7
+    assert days.first.get_attribute("data-date") == monday.isoformat()
+    first = days.first
+    assert first.locator(".slot.task").count() == 2 and first.locator(".slot.visit").count() == 1
+    assert "演示高速扫描仪" in first.inner_text()
+    assert days.nth(4).locator(".slot.task").count() == 1
+    shot(page, "22-week")
+    page.click("a[rel=prev]")
+    page.wait_for_url(f"**week={(monday - datetime.timedelta(weeks=1)).isoformat()}*")
+    assert page.locator(".week .slot.task.late").count() == 1  # the missed follow-up visit
+    shot(page, "23-week-previous")
+    page.goto(f"{bo.url}/admin/schedule?member={bo.team.rep1.id}&lang=en")
+    assert page.locator("h1").inner_text().startswith("Week view")
+    shot(page, "24-week-en")
+    # overdue tasks per rep
+    page.goto(f"{bo.url}/admin/reports/tasks?lang=zh")
+    page.locator("svg.chart").first.wait_for()
+    overdue = page.locator("section.card:has(h2:text-matches('^逾期日程')) tbody tr")
+    assert overdue.count() >= 2
+    assert page.locator("text=回访:培训效果").count() == 1
+    assert page.locator("text=样机试用反馈").count() == 1
+    shot(page, "25-report-tasks")
+    page.click("a:text-is('回访:培训效果')")
+    page.wait_for_url("**/admin/records/task:bo-t07")
+    assert "逾期" in page.locator("h1").inner_text()
+    shot(page, "26-task-record")
     ctx.close()
