@@ -332,9 +332,10 @@ _RETRY = 5.0  # seconds after a failed batch (the database went away, say)
 
 
 class CandidateFinder:
-    """Examines, in the background, every customer changed after its cursor: first whether
-    an exact duplicate slipped past the commit's own check (then `resolve`, the exact rule),
-    then its likely duplicates (`Directory.candidates_of`), written as open candidate pairs.
+    """Examines, in the background, every customer changed after its cursor: whether an
+    exact duplicate slipped past the commit's own check before this process started (then
+    `resolve`, the exact rule), then its likely duplicates (`Directory.candidates_of`),
+    written as open candidate pairs.
 
     The cursor lives in the database and moves in the transaction that writes a batch's
     pairs, so a restart resumes where the last run stopped. A long-lived service: `async
@@ -343,11 +344,16 @@ class CandidateFinder:
 
     def __init__(
         self, directory: Directory, *, resolve: Callable[[str], Awaitable[object]],
-        batch: int = _BATCH, cap: int = CAP,
+        head: Callable[[], int] | None = None, batch: int = _BATCH, cap: int = CAP,
     ) -> None:
         self.directory = directory
         self.engine = directory.engine
         self.resolve = resolve
+        # The exact rule is the commit's own check, on the instance that took the commit;
+        # the finder runs it only for changes from before this process started (a check a
+        # stop cut short), so that two instances never race to merge the same live pair.
+        self._head = head
+        self._backstop_upto = 0
         self.batch = batch
         self.cap = cap
         self.cursor = 0
@@ -364,6 +370,7 @@ class CandidateFinder:
             await upsert(conn, t.counters, {"name": EXAMINED, "value": 0}, ["name"])
             self.cursor = int(await conn.scalar(
                 select(t.counters.c.value).where(t.counters.c.name == EXAMINED)) or 0)
+        self._backstop_upto = self._head() if self._head is not None else 1 << 62
         self._running = True
         self._task = asyncio.get_running_loop().create_task(self._run(),
                                                             name="waiqin-similar-finder")
@@ -440,8 +447,8 @@ class CandidateFinder:
             seen = (e.name_key, e.phone, e.address, e.credit_code)
             if self._examined.get(r.doc_id) == seen:
                 continue  # a code, an owner, a note changed: nothing that makes a duplicate
-            if (directory.same("name_key", e.name_key) | directory.same(
-                    "credit_code", e.credit_code)) - {e.doc_id}:
+            if r.seq <= self._backstop_upto and (directory.same("name_key", e.name_key) | (
+                    directory.same("credit_code", e.credit_code))) - {e.doc_id}:
                 # The commit's own check has usually merged it already; after a restart
                 # it may never have run. A merge changes the rows: they come round again.
                 if await self.resolve(e.doc_id) is not None:

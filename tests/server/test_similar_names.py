@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema import tables as st
 from schema.names import SIMILAR_THRESHOLD, canonical_name, similarity
-from schema.ydoc import write_record
+from schema.ydoc import new_doc, write_record
 from server import tables as tt
+from server.accounts import Accounts
 from server.app import commit_hooks
 from server.duplicates import Duplicates
 from server.records import RecordPolicy, SchemaRules, ServerEdits
@@ -23,8 +24,9 @@ from server.similar import CAP, NameIndex, best, shape
 from sync import tables as t
 from sync.client import SyncClient
 from sync.hub import Hub
-from sync.log import SEQ, Log, upsert
-from tests.conftest import LiveServer
+from sync.log import SEQ, Append, Log, upsert
+from sync.scope import Principal
+from tests.conftest import PASSWORD, LiveServer
 from tests.server.test_duplicates import _http, customer, online, settle
 
 T0 = 1_780_000_000_000
@@ -137,7 +139,8 @@ async def duplicates_running(engine: AsyncEngine) -> AsyncIterator[Duplicates]:
     """The app's duplicate service with its finder, over `engine`, as the lifespan runs it."""
     async with Log(engine, on_commit=commit_hooks) as log_:
         hub = Hub(log_, policy=RecordPolicy(), rules=SchemaRules())
-        async with Duplicates(hub, ServerEdits(hub), b"test-secret-test-secret") as dup:
+        edits = ServerEdits(hub)
+        async with Duplicates(hub, edits, b"test-secret-test-secret") as dup:
             yield dup
 
 
@@ -207,6 +210,33 @@ async def test_the_cap_keeps_the_best_and_a_restart_resumes(engine: AsyncEngine)
         mine = list(await conn.execute(select(dc).where((dc.c.doc_a == late) |
                                                         (dc.c.doc_b == late))))
     assert [{p.doc_a, p.doc_b} for p in mine] == [{late, ids[-1]}]
+
+
+@pytest.mark.asyncio
+async def test_an_exact_duplicate_whose_check_was_cut_short_is_merged_at_the_next_start(
+    engine: AsyncEngine,
+) -> None:
+    """Two cards of one customer committed, and the server stopped before its check ran:
+    the finder resolves them when the server comes back."""
+    user = await Accounts(engine).add_user("rep1", PASSWORD, role="rep")
+    rep = Principal(user.id, user.role, frozenset({user.id}))
+    ids = [f"customer:{uuid.uuid4()}" for _ in range(2)]
+    async with Log(engine, on_commit=commit_hooks) as log_:  # no duplicate rule listening
+        hub = Hub(log_, policy=RecordPolicy(), rules=SchemaRules())
+        for clock, (doc_id, name) in enumerate(
+                zip(ids, (KNOWN["parent"], "北京友好创达科技（有限公司）"), strict=True), start=1):
+            rec = customer(user.id, name, T0 + clock, phone=None, address=None)
+            item = await (await hub.apply(rep, "phone", doc_id,
+                                          new_doc("customer", rec).get_update(), clock))
+            assert isinstance(item, Append)
+    async with duplicates_running(engine) as dup:
+        await dup.finder.examined(dup.hub.log.head)
+        await dup.edits.settle()
+        assert not dup.edits.errors
+        later = (await dup.hub.open(ids[1], "customer")).record
+        assert later["merged_into"] == ids[0]
+        [merge] = await dup.merges()
+        assert (merge.survivor, merge.duplicate, merge.rule) == (ids[0], ids[1], "same_name")
 
 
 # -- through the server -----------------------------------------------------------------
