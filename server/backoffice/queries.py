@@ -207,7 +207,7 @@ def _specs() -> dict[str, ListSpec]:
         joins=[(_cust, _cust.c.doc_id == d.c.customer_id),
                (_author, _author.c.id == d.c.created_by)],
     )
-    k = st.rec_task
+    k = st.KIND_TABLES["task"]
     tasks = ListSpec(
         "tasks", "task", "Tasks", "assignee", "task_type", "status", "planned_start",
         "planned_start",
@@ -368,7 +368,7 @@ async def tasks_done_with(
 ) -> list[Mapping[str, Any]]:
     """The visible tasks that this record (a visit, progress record or service sheet)
     completed."""
-    k = st.rec_task
+    k = st.KIND_TABLES["task"]
     q = viewer.principal.only_seen(
         select(k.c.doc_id, k.c.subject, k.c.planned_start).where(k.c.done_with == doc_id)
         .order_by(k.c.planned_start), k.c.doc_id)

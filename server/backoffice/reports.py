@@ -443,7 +443,7 @@ def task_moment(as_of: datetime.date) -> int:
 
 
 async def tasks_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
-    k, c = st.rec_task, st.rec_customer
+    k, c = st.KIND_TABLES["task"], st.rec_customer
     moment = task_moment(p.as_of)
     # due: the planned end, or the planned start when the task has no end
     due = func.coalesce(k.c.planned_end, k.c.planned_start)

@@ -103,7 +103,7 @@ async def week_of(
     start = day_start_ms(monday)
     end = day_start_ms(monday + datetime.timedelta(weeks=1))
     days = [Day(monday + datetime.timedelta(days=i)) for i in range(7)]
-    k, vi, c = st.rec_task, st.rec_visit, st.rec_customer
+    k, vi, c = st.KIND_TABLES["task"], st.rec_visit, st.rec_customer
     q = (
         select(k.c.doc_id, k.c.planned_start, k.c.planned_end, k.c.subject, c.c.name,
                k.c.customer_id, k.c.task_type, k.c.priority, k.c.status)
