@@ -50,10 +50,16 @@ PROBE = """
 
 # The rows inside the viewport: doc id -> top edge (px).
 ROWS_ON_SCREEN = """() => {
+  // Below the sticky header, sync bar and search box, above the bottom of the window.
+  let cover = 0;
+  for (const sel of ['header.top', '.syncbar', '.page > .toolbar']) {
+    const el = document.querySelector(sel);
+    if (el) cover = Math.max(cover, el.getBoundingClientRect().bottom);
+  }
   const out = {};
   for (const a of document.querySelectorAll('#customer-list a[data-doc]')) {
     const r = a.getBoundingClientRect();
-    if (r.bottom > 0 && r.top < innerHeight) out[a.dataset.doc] = Math.round(r.top);
+    if (r.bottom > cover && r.top < innerHeight) out[a.dataset.doc] = Math.round(r.top);
   }
   return out;
 }"""

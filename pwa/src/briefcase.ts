@@ -15,7 +15,16 @@ export interface DocInfo {
   kind: string;
   record: Record<string, unknown>;
   updatedAt: number;
+  /** Only on the list's stand-ins read from its snapshot (roster.ts) while a big briefcase
+   *  loads: what a row shows that the stand-in's few fields cannot tell. */
+  snap?: { comp: [number, number]; last: number | null; cadence: number | null };
 }
+
+/** Up to this many records are read before the app shows; a bigger briefcase is read in
+ *  the background, the list showing meanwhile from its snapshot. */
+const EAGER_DOCS = 5000;
+/** Records per read while loading in the background (each read is one short main-thread task). */
+const LOAD_CHUNK = 1000;
 
 interface Batch {
   docs: Set<string>;
@@ -40,6 +49,7 @@ function newBatch(): Batch {
  * changes are written at once (the outbox waits for them).
  */
 const REMOTE_BATCH_MS = 150;
+const REMOTE_NOTIFY_MS = 200;
 
 export class Briefcase {
   readonly infos = new Map<string, DocInfo>();
@@ -55,11 +65,20 @@ export class Briefcase {
   storedClock = 0;
   cursor = 0;
   redirects: Record<string, string> = {};
+  /** The customer list's snapshot as last saved (roster.ts), while a big briefcase loads. */
+  listRows: string | undefined;
+  /** Every stored record is read (at once for a small briefcase, else in the background):
+   *  until then `infos` lacks some, and nothing may be synced. */
+  isLoaded = false;
+  loaded: Promise<void> = Promise.resolve();
   storageError: StorageError | null = null;
   private listeners = new Set<() => void>();
   private docListeners = new Set<(id: string) => void>();
   /** Counts every change to the records (a cheap "has anything changed" for the screens). */
   version = 0;
+  /** Counts changes to records other than customer cards (visits, service sheets, deals…). */
+  childVersion = 0;
+  private notifyTimer: ReturnType<typeof setTimeout> | null = null;
   private chain: Promise<void> = Promise.resolve();
   private batch: Batch | null = null;
 
@@ -67,20 +86,47 @@ export class Briefcase {
 
   static async open(store: Store): Promise<Briefcase> {
     const b = new Briefcase(store);
-    const [docs, outbox] = await Promise.all([
-      store.all<StoredDoc>("docs"),
+    const [outbox, count, rows] = await Promise.all([
       store.all<OutboxEntry>("outbox"),
+      store.count("docs"),
+      store.meta<string>("listRows"),
     ]);
-    for (const d of docs) {
-      b.states.set(d.id, d.state);
-      b.infos.set(d.id, { id: d.id, kind: d.kind, record: d.summary, updatedAt: d.updatedAt });
-    }
     b.outbox = outbox.sort((x, y) => x.clock - y.clock);
     b.clock = Math.max((await store.meta<number>("clock")) ?? 0, ...b.outbox.map((e) => e.clock));
     b.storedClock = b.clock;
     b.cursor = (await store.meta<number>("cursor")) ?? 0;
     b.redirects = (await store.meta<Record<string, string>>("redirects")) ?? {};
+    if (count <= EAGER_DOCS || typeof rows !== "string") {
+      b.take(await store.all<StoredDoc>("docs"), false);
+      b.isLoaded = true;
+    } else {
+      b.listRows = rows;
+      b.loaded = b.loadInBackground();
+    }
     return b;
+  }
+
+  private take(docs: StoredDoc[], tell: boolean): void {
+    for (const d of docs) {
+      // A record made on this device since opening is newer than anything stored.
+      if (this.ydocs.has(d.id) || this.infos.has(d.id)) continue;
+      this.states.set(d.id, d.state);
+      this.infos.set(d.id, { id: d.id, kind: d.kind, record: d.summary, updatedAt: d.updatedAt });
+      if (tell) this.changed(d.id, true);
+    }
+  }
+
+  private async loadInBackground(): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const docs = await this.store.page<StoredDoc>("docs", after, LOAD_CHUNK);
+      this.take(docs, true);
+      if (docs.length < LOAD_CHUNK) break;
+      after = docs[docs.length - 1].id;
+    }
+    this.isLoaded = true;
+    this.listRows = undefined;
+    this.changed();
   }
 
   // -- events -----------------------------------------------------------------------------
@@ -96,10 +142,23 @@ export class Briefcase {
     return () => this.docListeners.delete(fn);
   }
 
-  private changed(id?: string): void {
+  /**
+   * Tell the listeners. Changes from the server are told at most every REMOTE_NOTIFY_MS:
+   * during a catch-up of 50,000 records the screens then redraw a few times a second
+   * instead of once a frame (each redraw costs style and layout work the download needs).
+   */
+  private changed(id?: string, remote = false): void {
     if (id !== undefined) {
       this.version += 1;
+      if (docKind(id) !== "customer") this.childVersion += 1;
       for (const fn of this.docListeners) fn(id);
+    }
+    if (remote) {
+      this.notifyTimer ??= setTimeout(() => {
+        this.notifyTimer = null;
+        for (const fn of this.listeners) fn();
+      }, REMOTE_NOTIFY_MS);
+      return;
     }
     for (const fn of this.listeners) fn();
   }
@@ -146,7 +205,7 @@ export class Briefcase {
       return;
     }
     const prev = this.states.get(id);
-    const tmp = new Y.Doc({ gc: true });
+    const tmp = new Y.Doc({ gc: true, guid: id }); // a guid given: no random uuid per record
     if (prev) Y.applyUpdate(tmp, prev, REMOTE);
     Y.applyUpdate(tmp, update, REMOTE);
     // A first state is stored as it came (already compacted by the server).
@@ -156,7 +215,7 @@ export class Briefcase {
     this.states.set(id, state);
     this.infos.set(id, { id, kind: docKind(id) ?? "unknown", record, updatedAt: Date.now() });
     void this.persist((b) => b.docs.add(id), false);
-    this.changed(id);
+    this.changed(id, true);
   }
 
   private onUpdate(id: string, update: Uint8Array, origin: unknown): void {

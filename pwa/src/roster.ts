@@ -1,10 +1,32 @@
 // The customer list's order: every live customer card sorted by name (zh-CN pinyin), then
 // id, kept up to date incrementally as records arrive, so that a briefcase of 50,000 cards
-// is never sorted again on a re-render. Pure data; the screen is in ui/customers.tsx.
+// is never sorted again on a re-render; and saved, as a snapshot of what each row shows, so
+// that a big briefcase reopens to its list before its records are read (stand-ins, each
+// replaced by the record as it is read). Pure data; the screen is in ui/customers.tsx.
 import type { Briefcase, DocInfo } from "./briefcase";
+import { cadenceDays, childrenByCustomer, completeness, lastContact } from "./records";
+import type { Schema } from "./schema";
 import { prepareSearch } from "./search";
 
+/** One row of the snapshot: id, name, short name, code, category, tier, status,
+ *  completeness (done, total), last contact, follow-up cadence (days), created at. */
+type Row = [string, string, string, string, string, string, string, number, number, number | null, number | null, number | null];
+
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
+const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
+function standIn(row: Row): DocInfo {
+  const [id, name, short_name, code, category, tier, status, done, total, last, cadence, created_at] = row;
+  const record: Record<string, unknown> = { name, short_name, code, category, tier, status };
+  if (created_at !== null) record.created_at = created_at;
+  return { id, kind: "customer", record, updatedAt: 0, snap: { comp: [done, total], last, cadence } };
+}
+
 const collator = new Intl.Collator("zh-CN");
+/** The saved order is written this long after the last change (a download changes it often). */
+const SAVE_AFTER_MS = 3000;
+/** Search keys are built this many at a time while the app is idle after opening. */
+const KEY_SLICE = 2000;
 
 function nameOf(info: DocInfo): string {
   const n = info.record.name;
@@ -29,8 +51,17 @@ export class Roster {
   /** Bumped whenever the order changes. */
   version = 0;
 
-  constructor(readonly briefcase: Briefcase) {
-    briefcase.subscribeDocs((id) => this.dirty.add(id));
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private standIns = new Set<string>();
+
+  constructor(
+    readonly briefcase: Briefcase,
+    readonly schema: Schema,
+  ) {
+    briefcase.subscribeDocs((id) => {
+      this.dirty.add(id);
+      if (this.built) this.saveSoon(); // a visit changes its customer's row too
+    });
   }
 
   /** Every listed customer, in order. The array is replaced, never changed in place. */
@@ -66,13 +97,81 @@ export class Roster {
 
   private build(): void {
     this.dirty.clear();
-    const all: DocInfo[] = [];
-    for (const info of this.briefcase.infos.values()) if (listed(info)) all.push(info);
-    all.sort(compareCustomers);
+    const b = this.briefcase;
+    let all: DocInfo[] = [];
+    let rows: Row[] = [];
+    if (!b.isLoaded && b.listRows) {
+      try {
+        rows = JSON.parse(b.listRows) as Row[];
+      } catch {
+        rows = []; // a damaged snapshot: the list fills as the records are read
+      }
+    }
+    if (rows.length) {
+      // The saved order, checked in one pass: a row out of place and every record the
+      // snapshot did not know are folded in as changes.
+      for (const row of rows) {
+        const info = b.infos.get(row[0]) ?? standIn(row);
+        if (!listed(info)) continue;
+        if (all.length && compareCustomers(all[all.length - 1], info) >= 0) {
+          this.dirty.add(info.id);
+          continue;
+        }
+        all.push(info);
+        if (info.snap) this.standIns.add(info.id);
+      }
+      const have = new Set(all.map((i) => i.id));
+      for (const info of b.infos.values()) if (listed(info) && !have.has(info.id)) this.dirty.add(info.id);
+      // Once every record is read, a stand-in still here is a card the device no longer has.
+      void b.loaded.then(() => {
+        for (const id of this.standIns) this.dirty.add(id);
+        this.standIns.clear();
+      });
+    } else {
+      for (const info of b.infos.values()) if (listed(info)) all.push(info);
+      all.sort(compareCustomers);
+      if (all.length) this.saveSoon(); // the next opening starts from it
+    }
     this.order = all;
     this.placed = new Map(all.map((i) => [i.id, i]));
     this.built = true;
     this.version += 1;
+    if (this.dirty.size) this.apply();
+    this.keysWhenIdle(all, 0);
+  }
+
+  /** Build the search keys in slices after opening, so the first search finds them made. */
+  private keysWhenIdle(all: readonly DocInfo[], from: number): void {
+    if (from >= all.length) return;
+    setTimeout(() => {
+      prepareSearch(all.slice(from, from + KEY_SLICE));
+      this.keysWhenIdle(all, from + KEY_SLICE);
+    }, 0);
+  }
+
+  /** Save the snapshot a little after the last change. */
+  private saveSoon(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      void this.briefcase.setMeta("listRows", this.snapshot());
+    }, SAVE_AFTER_MS);
+  }
+
+  /** The rows as JSON: a stand-in as it was read, a record as it is now. */
+  snapshot(): string {
+    const kids = childrenByCustomer(this.briefcase);
+    const rows: Row[] = this.list().map((info) => {
+      const r = info.record;
+      if (info.snap) {
+        const { comp, last, cadence } = info.snap;
+        return [info.id, text(r.name), text(r.short_name), text(r.code), text(r.category), text(r.tier), text(r.status), comp[0], comp[1], last, cadence, num(r.created_at)];
+      }
+      const ch = kids.get(info.id);
+      const comp = completeness(this.schema, r);
+      return [info.id, text(r.name), text(r.short_name), text(r.code), text(r.category), text(r.tier), text(r.status), comp.done, comp.total, lastContact(ch), cadenceDays(r, ch), num(r.created_at)];
+    });
+    return JSON.stringify(rows);
   }
 
   /**
@@ -98,6 +197,7 @@ export class Roster {
           copied = true;
           (order as DocInfo[])[k] = now;
           this.placed.set(id, now);
+          this.standIns.delete(id);
           continue;
         }
       }
@@ -112,6 +212,7 @@ export class Roster {
       }
       return;
     }
+    if (this.built) this.saveSoon();
     added.sort(compareCustomers);
     prepareSearch(added);
     const old = removed.size ? order.filter((i) => !removed.has(i.id)) : order;
@@ -126,7 +227,9 @@ export class Roster {
     }
     for (const id of removed) this.placed.delete(id);
     for (const x of added) this.placed.set(x.id, x);
+    for (const id of removed) this.standIns.delete(id);
     this.order = out;
     this.version += 1;
+    this.saveSoon();
   }
 }

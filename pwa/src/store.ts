@@ -123,6 +123,18 @@ export class Store {
     return (await wrap(tx.objectStore(store).getAll())) as T[];
   }
 
+  async count(store: StoreName): Promise<number> {
+    const tx = this.db.transaction(store, "readonly");
+    return wrap(tx.objectStore(store).count());
+  }
+
+  /** Up to `count` rows with keys after `after` (from the first without it), in key order. */
+  async page<T>(store: StoreName, after: IDBValidKey | undefined, count: number): Promise<T[]> {
+    const tx = this.db.transaction(store, "readonly");
+    const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
+    return (await wrap(tx.objectStore(store).getAll(range, count))) as T[];
+  }
+
   async meta<T>(key: string): Promise<T | undefined> {
     return this.get<T>("meta", key);
   }
@@ -159,7 +171,7 @@ export class Store {
       s("outbox").clear();
       s("photos").clear();
       s("dupindex").clear();
-      for (const k of ["cursor", "redirects", "dupCursor", "dupSecret", "lastSync"]) s("meta").delete(k);
+      for (const k of ["cursor", "redirects", "dupCursor", "dupSecret", "lastSync", "listRows"]) s("meta").delete(k);
     });
   }
 }

@@ -1,5 +1,6 @@
 """pwa/src/roster.ts in Node: the customer list's order kept up to date incrementally must
-equal sorting the whole briefcase, whatever order cards arrive, change or leave in."""
+equal sorting the whole briefcase, whatever order cards arrive, change or leave in; and its
+snapshot reopens to the same list before the records are read."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ from .node import run_ts
 
 SCRIPT = r"""
 import { Roster, compareCustomers } from "./src/roster";
+(async () => {
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 // A stand-in for the Briefcase: the roster reads `infos` and listens to `subscribeDocs`.
 const listeners = new Set();
-const b = {
-  infos: new Map(),
+const fake = (loaded) => ({
+  infos: new Map(), isLoaded: loaded, loaded: Promise.resolve(), listRows: undefined,
+  resolve: (id) => id, setMeta: async () => {},
   subscribeDocs: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
-};
+});
+const schema = { customer_completeness: [{ item: "name" }, { item: "phone" }] };
+const b = fake(true);
 const put = (id, record) => {
   b.infos.set(id, { id, kind: id.split(":")[0], record, updatedAt: 0 });
   listeners.forEach((fn) => fn(id));
 };
 const del = (id) => { b.infos.delete(id); listeners.forEach((fn) => fn(id)); };
-const roster = new Roster(b);
+const roster = new Roster(b, schema);
 const expected = () => [...b.infos.values()]
   .filter((i) => i.kind === "customer" && !i.record.merged_into)
   .sort(compareCustomers).map((i) => i.id);
@@ -53,8 +58,38 @@ for (let step = 0; step < 60; step++) {
 const list = roster.list();
 const probe = list[Math.floor(list.length / 2)];
 const stale = list.every((i) => b.infos.get(i.id) === i);
+// A reopen: the list from the snapshot alone (stand-ins), then the records as they are read,
+// one of them gone meanwhile.
+const snapshot = roster.snapshot();
+listeners.clear();
+const b2 = fake(false);
+b2.listRows = snapshot;
+let finish;
+b2.loaded = new Promise((r) => (finish = r));
+const r2 = new Roster(b2, schema);
+const fromSnapshot = r2.list().map((i) => i.id);
+const standIns = r2.list().every((i) => i.snap && i.snap.comp.length === 2);
+const gone = list[3].id;
+for (const info of b.infos.values()) {
+  if (info.id === gone) continue;
+  b2.infos.set(info.id, info);
+  listeners.forEach((fn) => fn(info.id));
+}
+b2.isLoaded = true;
+finish();
+await b2.loaded;
+await new Promise((r) => setTimeout(r, 0));
+const afterLoad = r2.list();
+const reopen = {
+  same: same(fromSnapshot, list.map((i) => i.id)),
+  standIns,
+  loaded: same(afterLoad.map((i) => i.id), list.map((i) => i.id).filter((id) => id !== gone)),
+  full: afterLoad.every((i) => !i.snap && b2.infos.get(i.id) === i),
+};
 console.log(JSON.stringify({ checks, size: list.length, indexOf: roster.indexOf(probe.id),
-  at: list.indexOf(probe), fresh: stale, missing: roster.indexOf("customer:none") }));
+  at: list.indexOf(probe), fresh: stale, missing: roster.indexOf("customer:none"), reopen }));
+process.exit(0); // the rosters' save timers would keep Node waiting
+})();
 """
 
 
@@ -67,3 +102,8 @@ def test_the_incremental_order_equals_a_full_sort(tmp_path: Path) -> None:
     assert out["indexOf"] == out["at"]
     assert out["missing"] == -1
     assert out["fresh"], "a listed row must show its record as it is now"
+    reopen = out["reopen"]
+    assert reopen["same"], "the snapshot alone gives the same list"
+    assert reopen["standIns"]
+    assert reopen["loaded"], "once read, the records replace the stand-ins; a gone card goes"
+    assert reopen["full"]

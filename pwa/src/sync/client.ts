@@ -38,6 +38,7 @@ export interface SyncOptions {
 }
 
 const DEFAULTS = { connectTimeoutMs: 15_000, watchBrowser: true };
+const PROGRESS_EVERY_MS = 250;
 
 export class SyncClient {
   status: SyncStatus = {
@@ -55,6 +56,7 @@ export class SyncClient {
   private caughtUp = false;
   private sentUpto = 0;
   private resetPending: Set<string> | null = null;
+  private progressAt = 0;
   private listeners = new Set<(s: SyncStatus) => void>();
   /** A doc was merged into another: the UI follows (from, to). */
   onRedirect: ((from: string, to: string) => void) | null = null;
@@ -99,6 +101,11 @@ export class SyncClient {
   kick(): void {
     if (this.status.state === "stopped" && this.status.closeCode === CloseCode.BAD_VERSION) return;
     if (this.ws) return;
+    if (!this.briefcase.isLoaded) {
+      // A big briefcase is still being read: what arrives must meet the stored records.
+      void this.briefcase.loaded.then(() => this.kick());
+      return;
+    }
     if (!navigator.onLine) {
       this.set({ state: "offline", retryAt: null });
       return;
@@ -237,9 +244,15 @@ export class SyncClient {
         else if (f.clock > 0) b.refuse(f.doc, f.clock, f.detail);
         else console.warn("sync: server error", f.doc, f.detail);
         break;
-      case "progress":
-        this.set({ progress: { done: f.done, total: f.total } });
+      case "progress": {
+        // A catch-up of 50,000 records sends 250 of these: the screens hear of a few a second.
+        const now = Date.now();
+        if (now - this.progressAt >= PROGRESS_EVERY_MS || f.done >= f.total) {
+          this.progressAt = now;
+          this.set({ progress: { done: f.done, total: f.total } });
+        }
         break;
+      }
       case "caught_up":
         if (this.resetPending) {
           for (const id of this.resetPending) {

@@ -22,7 +22,7 @@ const rosters = new WeakMap<Briefcase, Roster>();
 /** The briefcase's customers in list order (one incremental index per briefcase). */
 export function roster(b: Briefcase): Roster {
   let r = rosters.get(b);
-  if (!r) rosters.set(b, (r = new Roster(b)));
+  if (!r) rosters.set(b, (r = new Roster(b, app!.schema)));
   return r;
 }
 
@@ -37,11 +37,13 @@ const GAP = 8;
 const OVERSCAN = 40;
 const WINDOW = 120;
 
-let childrenCache: { version: number; map: Map<string, Children> } | null = null;
+let childrenCache: { b: Briefcase; version: number; map: Map<string, Children> } | null = null;
 
-/** Visits, service sheets and deals per customer, rebuilt only when a record changed. */
+/** Visits, service sheets and deals per customer, rebuilt only when one of those changed. */
 function children(b: Briefcase): Map<string, Children> {
-  if (childrenCache?.version !== b.version) childrenCache = { version: b.version, map: childrenByCustomer(b) };
+  if (childrenCache?.b !== b || childrenCache.version !== b.childVersion) {
+    childrenCache = { b, version: b.childVersion, map: childrenByCustomer(b) };
+  }
   return childrenCache.map;
 }
 
@@ -56,6 +58,8 @@ function coveredTop(): number {
 }
 
 interface Shown {
+  /** The list as filtered, and as shown (without the cards held back). */
+  source: readonly DocInfo[];
   list: readonly DocInfo[];
   filter: string;
 }
@@ -69,13 +73,16 @@ export function CustomerList() {
   const listRef = useRef<HTMLUListElement>(null);
   const toolbarRef = useRef<HTMLDivElement>(null);
   const shown = useRef<Shown | null>(null);
+  // Cards that arrived between rows on the screen, shown once the rep scrolls or searches.
+  const held = useRef(new Set<string>());
+  const ourScroll = useRef<number | null>(null);
   const r = roster(a.briefcase);
   const all = r.list();
   const catF = field(a.schema, "customer", "category")!;
   const statusF = field(a.schema, "customer", "status")!;
   const needle = q.trim();
   const filter = `${needle}\u0001${cat}\u0001${status}`;
-  const list = useMemo(() => {
+  const source = useMemo(() => {
     const keep = (c: DocInfo) => (!cat || c.record.category === cat) && (!status || c.record.status === status);
     if (needle) return searchCustomers(all, needle, { limit: Infinity }).filter(keep);
     return cat || status ? all.filter(keep) : all;
@@ -84,6 +91,9 @@ export function CustomerList() {
   useEffect(() => {
     let queued = false;
     const on = () => {
+      // The rep moved the list (not our own scroll that keeps it still): show what was held.
+      if (ourScroll.current === null || Math.abs(window.scrollY - ourScroll.current) > 1) held.current.clear();
+      ourScroll.current = null;
       if (queued) return;
       queued = true;
       requestAnimationFrame(() => {
@@ -99,15 +109,26 @@ export function CustomerList() {
     };
   }, []);
 
-  // Cards that arrive above the row at the top of the screen would push it down: scroll
-  // by as much, before the browser paints, so that the rows on screen stay where they are.
+  // While cards arrive the rows on the screen stay where they are: a card that sorts between
+  // two of them is held back, and cards that arrive above push the list down by whole rows,
+  // so it is scrolled by as much before the browser paints.
   const ul = listRef.current;
   const viewTop = ul ? ul.getBoundingClientRect().top : 0; // the list's top in the viewport
+  const before = shown.current;
+  if (before && before.filter !== filter) held.current.clear();
+  const changed = ul && before && before.source !== source && before.filter === filter;
+  const k0 = Math.max(0, Math.floor((coveredTop() - viewTop) / ROW));
+  if (changed && before.list.length) {
+    const k1 = Math.min(before.list.length - 1, Math.floor((window.innerHeight - viewTop) / ROW));
+    const onScreen = new Set(before.list.slice(k0, k1 + 1).map((c) => c.id));
+    const from = source.findIndex((c) => c.id === before.list[k0]?.id);
+    const to = source.findIndex((c) => c.id === before.list[k1]?.id);
+    if (from >= 0 && to > from) for (let i = from; i <= to; i++) if (!onScreen.has(source[i].id)) held.current.add(source[i].id);
+  }
+  const list = held.current.size ? source.filter((c) => !held.current.has(c.id)) : source;
   let y = window.scrollY;
   let restore: number | null = null;
-  const before = shown.current;
-  if (ul && before && before.list !== list && before.filter === filter) {
-    const k0 = Math.max(0, Math.floor((coveredTop() - viewTop) / ROW));
+  if (changed) {
     const id = before.list[k0]?.id;
     const k = id ? (list[k0]?.id === id ? k0 : list.findIndex((c) => c.id === id)) : -1;
     if (k >= 0 && k !== k0) {
@@ -121,8 +142,11 @@ export function CustomerList() {
   const end = Math.min(list.length, start + WINDOW);
 
   useLayoutEffect(() => {
-    shown.current = { list, filter };
-    if (restore !== null) window.scrollTo(0, restore);
+    shown.current = { source, list, filter };
+    if (restore !== null) {
+      ourScroll.current = restore;
+      window.scrollTo(0, restore);
+    }
     // The search box stays under the sync bar while the list scrolls.
     const bar = document.querySelector(".syncbar");
     if (toolbarRef.current && bar) toolbarRef.current.style.top = `${Math.round(bar.getBoundingClientRect().height + (document.querySelector("header.top")?.getBoundingClientRect().height ?? 0))}px`;
@@ -159,7 +183,7 @@ export function CustomerList() {
         </div>
       </div>
       {list.length === 0 && <p class="muted empty">{t("no_customers")}</p>}
-      <ul class="cards" id="customer-list" ref={listRef} data-count={list.length} style={{ display: "block", position: "relative", height: `${Math.max(0, list.length * ROW - GAP)}px` }}>
+      <ul class="cards" id="customer-list" ref={listRef} data-count={source.length} style={{ display: "block", position: "relative", height: `${Math.max(0, list.length * ROW - GAP)}px` }}>
         {rows.map((c, i) => (
           <CustomerRow key={c.id} info={c} top={(start + i) * ROW} kids={kids.get(c.id)} unsent={unsent.has(c.id)} refused={refusedDocs.has(c.id)} />
         ))}
@@ -171,14 +195,23 @@ export function CustomerList() {
   );
 }
 
+/** overdueDays() from what a snapshot row keeps. */
+function snapOverdue(r: Values, last: number | null, cadence: number | null, now = Date.now()): number | null {
+  if (cadence === null) return null;
+  const since = last ?? (typeof r.created_at === "number" ? r.created_at : now);
+  const days = Math.floor((now - since) / 86_400_000) - cadence;
+  return days > 0 ? days : null;
+}
+
 const ONE_LINE = { whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" } as const;
 
 function CustomerRow({ info, top, kids, unsent, refused }: { info: DocInfo; top: number; kids: Children | undefined; unsent: boolean; refused: boolean }) {
   const a = app!;
   const r = info.record;
-  const od = overdueDays(r, kids);
-  const last = lastContact(kids);
-  const comp = completeness(a.schema, r);
+  const snap = info.snap; // a stand-in from the list's snapshot, while the records are read
+  const last = snap ? snap.last : lastContact(kids);
+  const od = snap ? snapOverdue(r, snap.last, snap.cadence) : overdueDays(r, kids);
+  const comp = snap ? { done: snap.comp[0], total: snap.comp[1] } : completeness(a.schema, r);
   return (
     <li style={{ position: "absolute", left: 0, right: 0, top: `${top}px`, height: `${ROW - GAP}px` }}>
       <a class="card customer" href={`#/c/${info.id}`} data-doc={info.id} style={{ height: "100%", boxSizing: "border-box", overflow: "hidden" }}>
@@ -213,7 +246,7 @@ function timelineTitle(info: DocInfo): string {
 export function CustomerCard({ id }: { id: string }) {
   const a = app!;
   const info = a.briefcase.infos.get(id);
-  if (!info) return <div class="page"><p class="muted">{t("not_found")}</p></div>;
+  if (!info) return <div class="page"><p class="muted">{t(a.briefcase.isLoaded ? "not_found" : "loading")}</p></div>;
   const r = info.record;
   const kids = childrenByCustomer(a.briefcase).get(id);
   const comp = completeness(a.schema, r);
