@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema import tables as st
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 KINDS = tuple(SCHEMA_KINDS)
 CHILD_KINDS = tuple(k for k in KINDS if k != "customer")
 CODE_COUNTER = "customer_code"
+CODE_BLOCK = 64
 SERVER_DEVICE = "server"
 
 
@@ -169,15 +170,33 @@ async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
     if not last:
         return
     received: dict[str, int] = {}
-    for part in chunks(list(last)):
+    # a doc created by its last append here was first received then: no query for it
+    for part in chunks([d for d, a in last.items() if a.new_doc is None]):
         rows = await conn.execute(
             select(t.docs.c.doc_id, t.docs.c.first_received_at).where(t.docs.c.doc_id.in_(part))
         )
         received.update({r[0]: r[1] for r in rows})
+    # st.project's work for the whole batch, a statement per table instead of per record:
+    # old rows go (a doc new in this commit has none), then every new row in one executemany.
+    old: dict[str, list[str]] = {}
+    new_rows: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, Any] = {}
     for doc_id, a in last.items():
         assert a.record is not None
         meta = st.ProjectionMeta(a.seq, a.committed_at, received.get(doc_id, a.received_at))
-        await st.project(conn, doc_id, a.kind, a.record, meta)
+        for table in st.tables_of(a.kind):
+            tables.setdefault(table.name, table)
+            if a.new_doc is None:
+                old.setdefault(table.name, []).append(doc_id)
+        for name, table_rows in st.projection_rows(a.kind, doc_id, a.record, meta).items():
+            new_rows.setdefault(name, []).extend(table_rows)
+    for name, doc_ids in old.items():
+        table = tables[name]
+        for part in chunks(doc_ids):
+            await conn.execute(delete(table).where(table.c.doc_id.in_(part)))
+    for name, table in tables.items():
+        if new_rows.get(name):
+            await conn.execute(insert(table), new_rows[name])
 
 
 class ServerEdits:
@@ -191,6 +210,9 @@ class ServerEdits:
         # One code reservation at a time: on SQLite, dozens of tiny write transactions at
         # once starve each other (and the log's group commit) in the busy handler.
         self._code_lock = asyncio.Lock()
+        # Codes are reserved CODE_BLOCK at a time (one transaction, not one per new card);
+        # a restart leaves the rest of a block unused: codes stay unique, with gaps.
+        self._codes: list[int] = []
         self.errors: list[BaseException] = []
 
     def next_clock(self) -> int:
@@ -299,16 +321,19 @@ class ServerEdits:
             self._completing.discard(doc_id)
 
     async def _next_code(self) -> str:
-        async with self._code_lock, self.hub.log.engine.begin() as conn:
-            await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
-            res = await conn.execute(
-                update(t.counters)
-                .where(t.counters.c.name == CODE_COUNTER)
-                .values(value=t.counters.c.value + 1)
-                .returning(t.counters.c.value)
-            )
-            n = int(res.scalar_one())
-        return format_code(n)
+        async with self._code_lock:
+            if not self._codes:
+                async with self.hub.log.engine.begin() as conn:
+                    await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
+                    res = await conn.execute(
+                        update(t.counters)
+                        .where(t.counters.c.name == CODE_COUNTER)
+                        .values(value=t.counters.c.value + CODE_BLOCK)
+                        .returning(t.counters.c.value)
+                    )
+                    top = int(res.scalar_one())
+                self._codes = list(range(top, top - CODE_BLOCK, -1))
+            return format_code(self._codes.pop())
 
     async def regrant_children(self, customer_id: str) -> int:
         """A customer's grantees changed: re-evaluate every record that hangs off it."""

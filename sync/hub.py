@@ -186,22 +186,61 @@ class Hub:
         return live
 
     async def _load(self, doc_id: str, kind: str) -> LiveDoc:
+        return (await self._load_many({doc_id: kind}))[doc_id]
+
+    async def _load_many(self, kinds: Mapping[str, str]) -> dict[str, LiveDoc]:
+        ids = list(kinds)
         async with self.log.engine.connect() as conn:
-            metas = await self.log.doc_metas(conn, [doc_id])
-            # Every committed doc has its row in sync_docs: a new id needs no more queries.
-            states = await self.log.load_states(conn, [doc_id]) if metas else {}
-        ydoc: Doc[Any] = Doc()
-        meta = metas.get(doc_id)
-        seq = 0
-        if doc_id in states:
-            state, seq = states[doc_id]
-            ydoc.apply_update(state)
-        live = LiveDoc(doc_id, meta.kind if meta else kind, ydoc, meta, seq=seq)
-        if meta is not None:
-            live.grantees = meta.grantees
-            live.created_by = meta.created_by
-            live.record, _ = self.rules.read(live.kind, ydoc)
-        return live
+            metas = await self.log.doc_metas(conn, ids)
+            # Every committed doc has its row in sync_docs: new ids need no more queries.
+            known = [d for d in ids if d in metas]
+            states = await self.log.load_states(conn, known) if known else {}
+        out = {}
+        for doc_id in ids:
+            ydoc: Doc[Any] = Doc()
+            meta = metas.get(doc_id)
+            seq = 0
+            if doc_id in states:
+                state, seq = states[doc_id]
+                ydoc.apply_update(state)
+            live = LiveDoc(doc_id, meta.kind if meta else kinds[doc_id], ydoc, meta, seq=seq)
+            if meta is not None:
+                live.grantees = meta.grantees
+                live.created_by = meta.created_by
+                live.record, _ = self.rules.read(live.kind, ydoc)
+            out[doc_id] = live
+        return out
+
+    async def preload(self, doc_ids: Iterable[str]) -> None:
+        """Bring docs into memory with one round of queries for all of them: a device that
+        streams new records would otherwise wait for one lookup per record."""
+        kinds: dict[str, str] = {}
+        for doc_id in doc_ids:
+            if doc_id in self._live or doc_id in self._loading or doc_id in kinds:
+                continue
+            try:
+                kinds[doc_id] = p.check_doc_id(doc_id, self.rules.kinds)
+            except ValueError:
+                continue
+        if len(kinds) < 2:
+            return  # one doc loads on its own when it is opened
+        loop = asyncio.get_running_loop()
+        futs = {d: loop.create_future() for d in kinds}
+        self._loading.update(futs)
+        try:
+            loaded = await self._load_many(kinds)
+        except BaseException as e:
+            for fut in futs.values():
+                fut.set_exception(e)
+                fut.exception()
+            raise
+        finally:
+            for d in kinds:
+                del self._loading[d]
+        for doc_id, live in loaded.items():
+            self._live[doc_id] = live
+            futs[doc_id].set_result(live)
+        self._evict()
 
     def _evict(self) -> None:
         """Drop the least recently used docs while over the limit or idle too long.

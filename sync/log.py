@@ -596,8 +596,18 @@ class Log:
             )
 
     async def _write_grants(self, conn: AsyncConnection, appends: list[Append]) -> None:
+        # Grants added are written in one statement for a run of appends (a burst of new
+        # records adds one each); a removal writes what came before it first, in order.
+        adds: list[dict[str, Any]] = []
+
+        async def write_adds() -> None:
+            if adds:
+                await upsert(conn, t.grants, list(adds), ["doc_id", "user_id"], ["since_seq"])
+                adds.clear()
+
         for a in appends:
             if a.grant_remove:
+                await write_adds()
                 await conn.execute(
                     delete(t.grants).where(
                         t.grants.c.doc_id == a.doc_id, t.grants.c.user_id.in_(a.grant_remove)
@@ -607,14 +617,10 @@ class Log:
                     insert(t.revocations),
                     [{"seq": a.seq, "doc_id": a.doc_id, "user_id": u} for u in a.grant_remove],
                 )
-            if a.grant_add:
-                await upsert(
-                    conn,
-                    t.grants,
-                    [{"doc_id": a.doc_id, "user_id": u, "since_seq": a.seq} for u in a.grant_add],
-                    ["doc_id", "user_id"],
-                    ["since_seq"],
-                )
+            adds.extend(
+                {"doc_id": a.doc_id, "user_id": u, "since_seq": a.seq} for u in a.grant_add
+            )
+        await write_adds()
 
     async def _write_devices(self, conn: AsyncConnection, items: list[Item], now: int) -> None:
         clocks: dict[tuple[str, str], int] = {}

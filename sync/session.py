@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 CATCH_UP_CHUNK = 200
 CLOCK_TOLERANCE_MS = 120_000
+PRELOAD_BATCH = 256  # frames taken from the inbox at once, their docs loaded together
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,10 +282,18 @@ class SyncSession:
                 await reader
 
     async def _process(self) -> None:
+        batch: deque[p.Frame | p.ProtocolError | Disconnected] = deque()
         while True:
             if self._closing is not None:
                 raise self._closing
-            frame = await self._inbox.get()
+            if not batch:
+                batch.append(await self._inbox.get())
+                # Every frame already read: their docs are looked up in one go.
+                while not self._inbox.empty() and len(batch) < PRELOAD_BATCH:
+                    batch.append(self._inbox.get_nowait())
+                if len(batch) > 1:
+                    await self.hub.preload(f.doc for f in batch if isinstance(f, p.Sync))
+            frame = batch.popleft()
             if isinstance(frame, BaseException):
                 raise frame
             match frame:
