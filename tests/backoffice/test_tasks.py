@@ -19,6 +19,7 @@ from server.accounts import Accounts
 from server.backoffice.auth import Viewer
 from server.backoffice.i18n import day_start_ms, today_cst
 from server.backoffice.reports import run_report
+from server.backoffice.schedule import monday_of
 from sync.log import now_ms
 from tests.backoffice.seed import insert_rows, login
 from tests.conftest import PASSWORD, LiveServer, Team, make_team
@@ -346,6 +347,10 @@ async def test_week_view_days_and_rights(live_server: LiveServer) -> None:
         r = await http.get(f"/admin/schedule?member={team.rep3.id}")
         assert r.status_code == 404
         assert (await http.get("/admin/schedule?member=nobody")).status_code == 404
+        this_week = monday_of(today_cst()).isoformat()
+        for week in ("0001-01-01", "9999-12-31", "2025-02-30", "soon"):  # this week instead
+            r = await http.get(f"/admin/schedule?member={team.rep1.id}&week={week}")
+            assert r.status_code == 200 and f'data-date="{this_week}"' in r.text, week
         r = await http.get(f"/admin/schedule?member={team.rep1.id}&week=2025-06-23&lang=en")
         assert "Week view" in r.text and "Mon" in r.text and "Overdue" in r.text
     async with login(live_server.url, "rep1", PASSWORD) as http:
