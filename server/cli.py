@@ -79,8 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_interval=20,
         ws_ping_timeout=20,
         # SIGTERM to exit within 10 s: 2 s for requests in flight (a device resends what
-        # was not acked; uploads resume), then the lifespan's exit (about 1 s for the
-        # duplicate finder, at most 2 s for the server's own edits, the log's last commit).
+        # was not acked; uploads resume), then the lifespan's exit (at most 0.5 s for the
+        # duplicate finder, 1 s for the server's own edits, then the log's last commit).
         timeout_graceful_shutdown=2,
     )
     return 0

@@ -386,9 +386,9 @@ class CandidateFinder:
             # It stops at its next turn of the event loop, dropping the batch it was on; a
             # merge in progress is given a moment, then cancelled (its edits are each whole).
             # The batch's write is shielded: never cut inside a transaction.
-            if not (await asyncio.wait([task], timeout=0.5))[0]:
+            if not (await asyncio.wait([task], timeout=0.25))[0]:
                 task.cancel()
-                await asyncio.wait([task], timeout=0.5)
+                await asyncio.wait([task], timeout=0.25)
 
     def wake(self) -> None:
         """Something changed: look for customers after the cursor."""
