@@ -42,7 +42,7 @@ from .ws import sync_endpoint, yjs_endpoint
 
 log = logging.getLogger(__name__)
 
-SETTLE_ON_EXIT = 2.0  # seconds the lifespan's exit waits for the server's own edits
+SETTLE_ON_EXIT = 1.0  # seconds the lifespan's exit waits for the server's own edits
 
 
 @dataclass
