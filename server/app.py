@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,14 +20,16 @@ from starlette.staticfiles import StaticFiles
 from schema.export import schema_json
 from sync import protocol as p
 from sync.fanout import CHANNEL, PgListener
-from sync.hub import Hub, Subscriber
+from sync.hub import Hub
 from sync.log import Compactor, Log
 
-from .accounts import Accounts, TokenInfo
+from .accounts import Accounts
 from .attachments import BlobRights, named_blobs, reference_blobs
+from .auth import bearer, current
 from .backoffice import backoffice_routes
 from .blobs import BlobStore, GarbageCollector, LocalDiskStore, S3Store, blob_routes
 from .config import Config
+from .connections import Connections
 from .customers import routes as customer_routes
 from .db import make_engine, migrate_async
 from .duplicates import Duplicates
@@ -38,100 +38,12 @@ from .history import record_history
 from .openapi import openapi
 from .records import RecordPolicy, SchemaRules, ServerEdits, project_appends
 from .records_api import routes as record_routes
+from .services import Services, services_of
 from .ws import sync_endpoint, yjs_endpoint
 
 log = logging.getLogger(__name__)
 
 SETTLE_ON_EXIT = 1.0  # seconds the lifespan's exit waits for the server's own edits
-
-
-@dataclass
-class Services:
-    """What the routes share; built in the lifespan, reached as `app.state.services`."""
-
-    config: Config
-    engine: AsyncEngine
-    accounts: Accounts
-    log: Log
-    hub: Hub
-    edits: ServerEdits
-    duplicates: Duplicates
-    sessions: dict[str, set[Subscriber]] = field(default_factory=dict)
-    listener: PgListener | None = None
-
-    def track(self, token_id: str, sub: Subscriber) -> None:
-        self.sessions.setdefault(token_id, set()).add(sub)
-
-    def untrack(self, token_id: str, sub: Subscriber) -> None:
-        subs = self.sessions.get(token_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self.sessions[token_id]
-
-    def close_token_sessions(self, token_ids: list[str], reason: str) -> None:
-        """Close the revoked tokens' sockets here, and on every other instance."""
-        self.close_local_sessions(token_ids, reason)
-        if self.listener is not None and token_ids:
-            self._tell_other_instances(self.listener.announce_revoked(token_ids))
-
-    def close_scope_sessions(self, user_ids: Iterable[str], reason: str) -> None:
-        """The users' scope changed (tree, role): close their sockets here and on every other
-        instance; their devices reconnect at once and catch up to the new scope. Until then
-        a session would keep receiving what its old scope saw."""
-        users = sorted(set(user_ids))
-        self.close_local_scope_sessions(users, reason)
-        if self.listener is not None and users:
-            self._tell_other_instances(self.listener.announce_scope_changed(users))
-
-    def close_device_sessions(self, devices: list[tuple[str, str]], reason: str) -> None:
-        """The (user id, device id) pairs were revoked: close their sockets here and on every
-        other instance."""
-        self.close_local_device_sessions(devices, reason)
-        if self.listener is not None and devices:
-            self._tell_other_instances(self.listener.announce_devices_revoked(devices))
-
-    def close_local_device_sessions(
-        self, devices: list[tuple[str, str]], reason: str = "this device was revoked"
-    ) -> None:
-        for key in devices:
-            for sub in self.hub.sessions_of(key[0]):
-                if sub.device_key == key:
-                    sub.close_soon(p.CloseCode.DEVICE_REVOKED, reason)
-
-    @staticmethod
-    def _tell_other_instances(announcement: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(announcement)
-        task.add_done_callback(_log_failure)
-
-    def close_local_scope_sessions(
-        self, user_ids: Iterable[str], reason: str = "scope changed"
-    ) -> None:
-        for user_id in user_ids:
-            for sub in self.hub.sessions_of(user_id):
-                sub.close_soon(p.CloseCode.SCOPE_CHANGED, reason)
-
-    def close_local_sessions(self, token_ids: list[str], reason: str = "revoked") -> None:
-        for token_id in token_ids:
-            for sub in list(self.sessions.get(token_id, ())):
-                sub.close_soon(p.CloseCode.BAD_TOKEN, reason)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("announcing to the other instances failed", exc_info=task.exception())
-
-
-def bearer(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return None
-
-
-async def current(request: Request) -> TokenInfo:
-    services: Services = request.app.state.services
-    return await services.accounts.authenticate(bearer(request))
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -151,7 +63,7 @@ async def create_session(request: Request) -> Response:
         raise BadRequest("'login' is required", field="login")
     if not isinstance(password, str) or not password:
         raise BadRequest("'password' is required", field="password")
-    services: Services = request.app.state.services
+    services = services_of(request)
     label = str(body.get("device", ""))[:200]
     address = request.client.host if request.client else ""
     token, user = await services.accounts.login(login, password, label=label, address=address)
@@ -160,9 +72,9 @@ async def create_session(request: Request) -> Response:
 
 async def delete_session(request: Request) -> Response:
     info = await current(request)
-    services: Services = request.app.state.services
+    services = services_of(request)
     await services.accounts.revoke(info.id)
-    services.close_token_sessions([info.id], "logged out")
+    services.connections.revoke_tokens([info.id], "logged out")
     return Response(status_code=204)
 
 
@@ -181,10 +93,10 @@ async def schema(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     return JSONResponse(
         {"ok": True, "head": services.log.head, "live_docs": services.hub.live_count,
-         "connections": sum(len(s) for s in services.sessions.values())}
+         "connections": services.connections.count}
     )
 
 
@@ -307,14 +219,15 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                 duplicates = Duplicates(hub, edits, config.secret())
                 hub.listeners.append(edits.after_commit)
                 hub.listeners.append(duplicates.after_commit)
-                services = Services(config, engine, accounts, log_, hub, edits, duplicates)
-                app.state.services = services
+                connections = Connections(hub)
+                app.state.services = Services(config, engine, accounts, store, log_, hub, edits,
+                                              duplicates, connections)
                 async with contextlib.AsyncExitStack() as stack:
                     if shared:
-                        services.listener = await stack.enter_async_context(PgListener(
-                            log_, config.database, on_revoked=services.close_local_sessions,
-                            on_scope_changed=services.close_local_scope_sessions,
-                            on_devices_revoked=services.close_local_device_sessions))
+                        connections.listener = await stack.enter_async_context(PgListener(
+                            log_, config.database, on_revoked=connections.close_tokens_here,
+                            on_scope_changed=connections.close_scopes_here,
+                            on_devices_revoked=connections.close_devices_here))
                     await stack.enter_async_context(Compactor(
                         log_,
                         interval=config.compact_interval,

@@ -9,18 +9,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .auth import current
 from .errors import BadRequest, Forbidden
 from .params import INT64_MAX, IntParam
+from .services import services_of
 
 if TYPE_CHECKING:
     from .accounts import TokenInfo
-    from .app import Services
+    from .services import Services
 
 
 async def _caller(request: Request) -> tuple[Services, TokenInfo]:
-    from .app import current
-
-    return request.app.state.services, await current(request)
+    return services_of(request), await current(request)
 
 
 # The parameters, declared once: the routes parse with them, the OpenAPI document shows them.

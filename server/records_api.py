@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -21,13 +21,12 @@ from schema import tables as st
 from sync import protocol as p
 from sync.scope import Principal
 
+from .auth import caller
 from .errors import BadRequest, NotFound
 from .history import history_of
 from .params import INT64_MAX, INT64_MIN
 from .records import merged_card_survivor
-
-if TYPE_CHECKING:
-    from .app import Services
+from .services import Services, services_of
 
 TEXT_FIELDS = {
     "customer": ("name", "short_name", "code"),
@@ -86,11 +85,8 @@ def _int_param(request: Request, name: str) -> int | None:
 
 
 async def _principal(request: Request) -> tuple[Services, Principal]:
-    from .app import current
-
-    services: Services = request.app.state.services
-    info = await current(request)
-    return services, await services.accounts.principal(info.user)
+    _, principal = await caller(request)
+    return services_of(request), principal
 
 
 def _kind(request: Request) -> Table:

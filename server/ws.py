@@ -1,14 +1,13 @@
 """Websocket endpoints: `/sync` (one socket per device) and `/yjs/<doc id>` (y-websocket).
 
-Both authenticate a bearer token, then hand the socket, adapted to `sync.transport`, to
-the sync layer. Browsers cannot send headers on a websocket, so `?token=` works as well.
+Both authenticate a bearer token (`server.auth`, header or `?token=`), then hand the socket,
+adapted to `sync.transport`, to the sync layer, tracked in `server.connections` meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -18,10 +17,9 @@ from sync.session import SessionLimits, SyncSession
 from sync.transport import Disconnected
 from sync.yjs import YjsSession
 
+from .auth import caller
 from .errors import Unauthorized
-
-if TYPE_CHECKING:
-    from .app import Services
+from .services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +54,19 @@ class StarletteTransport:
                 await self.ws.close(code, p.close_reason(reason))
 
 
-def bearer_token(ws: WebSocket) -> str | None:
-    auth = ws.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return ws.query_params.get("token")
-
-
-async def _authenticate(services: Services, ws: WebSocket) -> tuple[Principal, str, int] | None:
+async def _authenticate(ws: WebSocket) -> tuple[Principal, str, int] | None:
     await ws.accept()
     try:
-        info = await services.accounts.authenticate(bearer_token(ws))
+        info, principal = await caller(ws, query=True)
     except Unauthorized as e:
         await ws.close(p.CloseCode.BAD_TOKEN, p.close_reason(e.message))
         return None
-    principal = await services.accounts.principal(info.user)
     return principal, info.id, info.created_at
 
 
 async def sync_endpoint(ws: WebSocket) -> None:
-    services: Services = ws.app.state.services
-    auth = await _authenticate(services, ws)
+    services = services_of(ws)
+    auth = await _authenticate(ws)
     if auth is None:
         return
     principal, token_id, issued = auth
@@ -88,16 +78,16 @@ async def sync_endpoint(ws: WebSocket) -> None:
         token_issued_at=issued,
         limits=SessionLimits(max_frame=cfg.max_frame, queue_frames=cfg.send_queue_frames),
     )
-    services.track(token_id, session)
+    services.connections.track(token_id, session)
     try:
         await session.run()
     finally:
-        services.untrack(token_id, session)
+        services.connections.untrack(token_id, session)
 
 
 async def yjs_endpoint(ws: WebSocket) -> None:
-    services: Services = ws.app.state.services
-    auth = await _authenticate(services, ws)
+    services = services_of(ws)
+    auth = await _authenticate(ws)
     if auth is None:
         return
     principal, token_id, issued = auth
@@ -110,8 +100,8 @@ async def yjs_endpoint(ws: WebSocket) -> None:
         token_issued_at=issued,
         limits=SessionLimits(max_frame=cfg.max_frame, queue_frames=cfg.send_queue_frames),
     )
-    services.track(token_id, session)
+    services.connections.track(token_id, session)
     try:
         await session.run()
     finally:
-        services.untrack(token_id, session)
+        services.connections.untrack(token_id, session)

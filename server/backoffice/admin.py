@@ -17,7 +17,7 @@ from schema.kinds import USER_ROLES
 from server import tables as t
 from server.accounts import audit
 from server.errors import BadRequest, NotFound
-from sync import protocol as p
+from server.services import services_of
 from sync import tables as sync_t
 from sync.log import now_ms
 
@@ -25,7 +25,7 @@ from .auth import Viewer, check_csrf, language, viewer
 from .columns import Col
 from .exports import Sheet, batches_of
 from .i18n import day_start_ms
-from .pages import _export, services
+from .pages import _export
 from .queries import PAGE_SIZE, parse_day
 from .reassign import MOVED, owned_counts, reassign_customers
 from .web import page, render, see_other
@@ -38,16 +38,16 @@ async def _admin(request: Request) -> Viewer:
 
 
 async def _note(request: Request, action: str, actor: Viewer, **detail: Any) -> None:
-    async with services(request).engine.begin() as conn:
+    async with services_of(request).engine.begin() as conn:
         await audit(conn, action, user_id=actor.user.id, **detail)
 
 
 @page
 async def users_page(request: Request) -> Response:
     await _admin(request)
-    accounts = services(request).accounts
+    accounts = services_of(request).accounts
     users = await accounts.all_users()
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         owned = await owned_counts(conn)
     return await render(request, "users.html", {
         "users": users, "by_id": {u.id: u for u in users}, "owned": owned,
@@ -65,7 +65,7 @@ USER_COLS = [
 @page
 async def users_export(request: Request) -> Response:
     await _admin(request)
-    svc = services(request)
+    svc = services_of(request)
     lang = language(request)
     users = await svc.accounts.all_users()
     by_id = {u.id: u for u in users}
@@ -84,7 +84,7 @@ async def users_export(request: Request) -> Response:
 async def user_create(request: Request) -> Response:
     v = await _admin(request)
     form = await check_csrf(request)
-    accounts = services(request).accounts
+    accounts = services_of(request).accounts
     manager = None
     if form.get("manager_id"):
         m = await accounts.get(form["manager_id"])
@@ -100,7 +100,7 @@ async def user_create(request: Request) -> Response:
 
 
 async def _target(request: Request) -> Any:
-    user = await services(request).accounts.get(request.path_params["user_id"])
+    user = await services_of(request).accounts.get(request.path_params["user_id"])
     if user is None:
         raise NotFound("no such user")
     return user
@@ -110,7 +110,7 @@ async def _target(request: Request) -> Any:
 async def user_page(request: Request) -> Response:
     await _admin(request)
     user = await _target(request)
-    svc = services(request)
+    svc = services_of(request)
     users = await svc.accounts.all_users()
     async with svc.engine.connect() as conn:
         devices = list(await conn.execute(
@@ -131,29 +131,27 @@ async def user_action(request: Request) -> Response:
     v = await _admin(request)
     user = await _target(request)
     form = await check_csrf(request)
-    svc = services(request)
+    svc = services_of(request)
     action = request.path_params["action"]
     done = action
     if action == "disable":
         revoked = await svc.accounts.disable(user.id)
-        svc.close_token_sessions(revoked, "account disabled")
-        for sub in svc.hub.sessions_of(user.id):
-            sub.close_soon(p.CloseCode.BAD_TOKEN, "account disabled")
+        svc.connections.revoke_tokens(revoked, "account disabled")  # every socket has a token
         await _note(request, "admin.user.disable", v, target=user.id, tokens=len(revoked))
     elif action == "password":
         revoked = await svc.accounts.set_password(user.id, form.get("password", ""))
-        svc.close_token_sessions(revoked, "password reset")
+        svc.connections.revoke_tokens(revoked, "password reset")
         await _note(request, "admin.user.password", v, target=user.id)
     elif action == "role":
         await svc.accounts.set_role(user.id, form.get("role", ""))
-        svc.close_scope_sessions([user.id], "role changed")
+        svc.connections.change_scopes([user.id], "role changed")
         await _note(request, "admin.user.role", v, target=user.id, role=form.get("role"))
     elif action == "manager":
         manager_id = form.get("manager_id") or None
         if manager_id is not None and await svc.accounts.get(manager_id) is None:
             raise BadRequest("no such manager")
         changed = await svc.accounts.set_manager(user.id, manager_id)
-        svc.close_scope_sessions(changed, "reporting tree changed")
+        svc.connections.change_scopes(changed, "reporting tree changed")
         await _note(request, "admin.user.manager", v, target=user.id, manager_id=manager_id)
     elif action == "revoke-device":
         device_id = form.get("device_id", "")
@@ -169,7 +167,7 @@ async def user_action(request: Request) -> Response:
                 raise NotFound("no such device, or already revoked")
             await audit(conn, "admin.device.revoke", user_id=v.user.id, target=user.id,
                         device_id=device_id)
-        svc.close_device_sessions([(user.id, device_id)], "this device was revoked")
+        svc.connections.revoke_devices([(user.id, device_id)], "this device was revoked")
     elif action == "reassign":
         to = await svc.accounts.get(form.get("to", ""))
         if to is None or to.disabled_at is not None or to.id == user.id:
@@ -234,7 +232,7 @@ async def audit_page(request: Request) -> Response:
     except ValueError:
         page_no = 1
     stmt = _audit_select(v, request.query_params)
-    svc = services(request)
+    svc = services_of(request)
     async with svc.engine.connect() as conn:
         rows = list(await conn.execute(stmt.limit(PAGE_SIZE + 1)
                                        .offset((page_no - 1) * PAGE_SIZE)))
@@ -255,7 +253,7 @@ async def audit_export(request: Request) -> Response:
     v = await viewer(request)
     if v.principal.role not in ("admin", "manager"):
         v.require_admin()
-    svc = services(request)
+    svc = services_of(request)
     stmt = _audit_select(v, request.query_params)
     users = {u.id: u.name for u in await svc.accounts.all_users()}
 
@@ -321,7 +319,7 @@ async def refusals_page(request: Request) -> Response:
         page_no = max(1, int(request.query_params.get("page", "1")))
     except ValueError:
         page_no = 1
-    svc = services(request)
+    svc = services_of(request)
     users = {u.id: u.name for u in await svc.accounts.all_users()}
     lang = language(request)
     async with svc.engine.connect() as conn:
@@ -338,7 +336,7 @@ async def refusals_page(request: Request) -> Response:
 @page
 async def refusals_export(request: Request) -> Response:
     v = await viewer(request)
-    svc = services(request)
+    svc = services_of(request)
     users = {u.id: u.name for u in await svc.accounts.all_users()}
     lang = language(request)
     stmt = _refusal_select(v, request.query_params)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import update
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from starlette.responses import Response
 from server import tables as t
 from server.accounts import Accounts, User, hash_token
 from server.errors import Forbidden, Unauthorized
+from server.services import services_of
 from sync.log import now_ms
 from sync.scope import Principal
 
@@ -57,9 +57,6 @@ class Viewer:
             raise Forbidden("administrators only")
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
-
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
@@ -67,7 +64,7 @@ def _secure(request: Request) -> bool:
 
 async def start_session(request: Request, response: Response, login: str, password: str) -> User:
     """Check the password, issue a token for the back office and set the cookie."""
-    accounts: Accounts = _services(request).accounts
+    accounts: Accounts = services_of(request).accounts
     address = request.client.host if request.client else ""
     token, user = await accounts.login(login, password, label=LABEL, address=address)
     async with accounts.engine.begin() as conn:
@@ -85,7 +82,7 @@ async def start_session(request: Request, response: Response, login: str, passwo
 
 
 async def end_session(request: Request, response: Response) -> None:
-    services = _services(request)
+    services = services_of(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
@@ -105,7 +102,7 @@ async def viewer(request: Request) -> Viewer:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired()
-    accounts: Accounts = _services(request).accounts
+    accounts: Accounts = services_of(request).accounts
     try:
         info = await accounts.authenticate(token)
     except Unauthorized:
@@ -132,7 +129,7 @@ def csrf_nonce(request: Request) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return _sign(_services(request).config.secret(), csrf_nonce(request))
+    return _sign(services_of(request).config.secret(), csrf_nonce(request))
 
 
 def remember_csrf(request: Request, response: Response) -> None:
@@ -151,7 +148,7 @@ async def check_csrf(request: Request) -> dict[str, str]:
     nonce = request.cookies.get(CSRF_COOKIE)
     sent = values.get("csrf", "")
     if not nonce or not hmac.compare_digest(
-        sent, _sign(_services(request).config.secret(), nonce)
+        sent, _sign(services_of(request).config.secret(), nonce)
     ):
         raise CsrfFailed("the form's CSRF token is missing or wrong", code="csrf")
     origin = request.headers.get("origin")

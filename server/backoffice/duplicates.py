@@ -15,13 +15,14 @@ from starlette.responses import Response
 from schema import tables as st
 from schema.kinds import get_kind
 from server.errors import Forbidden, NotFound
+from server.services import services_of
 
 from . import queries as qs
 from .auth import check_csrf, language, viewer
 from .columns import Col
 from .exports import Sheet, batches_of
 from .i18n import fmt_ms, gettext
-from .pages import _export, services
+from .pages import _export
 from .web import page, render, see_other
 
 SIDE_FIELDS = ("name", "code", "credit_code", "phone", "address", "city", "category", "tier",
@@ -29,7 +30,7 @@ SIDE_FIELDS = ("name", "code", "credit_code", "phone", "address", "city", "categ
 
 
 def _dup(request: Request) -> Any:
-    dup = getattr(services(request), "duplicates", None)
+    dup = getattr(services_of(request), "duplicates", None)
     if dup is None:
         raise NotFound("duplicate resolution is not available on this server")
     return dup
@@ -55,10 +56,10 @@ async def _card(conn: Any, doc_id: str) -> dict[str, Any] | None:
 @page
 async def queue(request: Request) -> Response:
     v = await viewer(request)
-    dup = getattr(services(request), "duplicates", None)
+    dup = getattr(services_of(request), "duplicates", None)
     pairs: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
     if dup is not None:
-        async with services(request).engine.connect() as conn:
+        async with services_of(request).engine.connect() as conn:
             for cand in await dup.candidates(status="open"):
                 if not (await v.principal.can_see(conn, cand.doc_a)
                         and await v.principal.can_see(conn, cand.doc_b)):
@@ -109,7 +110,7 @@ async def _candidate(request: Request, v: Any) -> Any:
     wanted = request.path_params["cand_id"]
     for cand in await dup.candidates(status="open"):
         if str(cand.id) == wanted:
-            async with services(request).engine.connect() as conn:
+            async with services_of(request).engine.connect() as conn:
                 if (await v.principal.can_see(conn, cand.doc_a)
                         and await v.principal.can_see(conn, cand.doc_b)):
                     return cand
@@ -142,12 +143,12 @@ async def dismiss(request: Request) -> Response:
 @page
 async def merges(request: Request) -> Response:
     v = await viewer(request)
-    dup = getattr(services(request), "duplicates", None)
+    dup = getattr(services_of(request), "duplicates", None)
     rows: list[Any] = []
     names: dict[str, str] = {}
     cards: dict[str, str] = {}
     if dup is not None:
-        async with services(request).engine.connect() as conn:
+        async with services_of(request).engine.connect() as conn:
             for m in await dup.merges():
                 if await v.principal.can_see(conn, m.survivor) or v.is_admin:
                     rows.append(m)
@@ -177,7 +178,7 @@ async def merges_export(request: Request) -> Response:
     dup = _dup(request)
     lang = language(request)
     rows = []
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         names = await qs.user_names(conn)
         c = st.rec_customer
         for m in await dup.merges():

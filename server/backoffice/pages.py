@@ -20,6 +20,7 @@ from server.accounts import TooManyAttempts
 from server.attachments import BlobRights
 from server.errors import NotFound, Unauthorized
 from server.history import history_of
+from server.services import services_of
 from sync.log import now_ms
 
 from . import queries as qs
@@ -37,11 +38,6 @@ from .exports import Sheet, batches_of, csv_response, xlsx_response
 from .i18n import cadence_note, duty_note, fmt_ms, gettext
 from .reports import REPORTS, run_report
 from .web import base, page, render, see_other
-
-
-def services(request: Request) -> Any:
-    return request.app.state.services
-
 
 # -- login ---------------------------------------------------------------------------------
 
@@ -99,7 +95,7 @@ async def logout(request: Request) -> Response:
 async def home(request: Request) -> Response:
     v = await viewer(request)
     counts: dict[str, int] = {}
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         for name, spec in qs.LISTS.items():
             _, count = qs.list_select(spec, v, qs.Filters())
             counts[name] = int((await conn.execute(count)).scalar_one())
@@ -130,7 +126,7 @@ async def list_page(request: Request) -> Response:
     v = await viewer(request)
     spec = _list_spec(request)
     f = qs.Filters.from_query(request.query_params)
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         rows, total = await qs.list_page(conn, spec, v, f)
         members = await _members(conn, v)
         customer_name = None
@@ -155,7 +151,7 @@ async def list_page(request: Request) -> Response:
 
 
 async def _stream_rows(request: Request, stmt: Any) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         result = await conn.stream(stmt.execution_options(yield_per=2000))
         async for part in result.partitions(2000):
             yield part
@@ -196,7 +192,7 @@ def _display_fields(kind: str) -> list[Any]:
 async def record_page(request: Request) -> Response:
     v = await viewer(request)
     doc_id = request.path_params["doc_id"]
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         rec = await qs.load_record(conn, v, doc_id)
         history = await history_of(conn, doc_id)
         names = await qs.user_names(conn)
@@ -231,7 +227,7 @@ async def record_page(request: Request) -> Response:
     reassign_to = []
     if (rec.kind == "customer" and not rec.row.get("merged_into") and ra.may_reassign(v)
             and isinstance(owner, str) and v.sees_user(owner)):
-        reassign_to = [u for u in await ra.candidates(services(request), v) if u.id != owner]
+        reassign_to = [u for u in await ra.candidates(services_of(request), v) if u.id != owner]
     label = kind.label_zh if lang == "zh" else kind.label_en
     when = rec.row.get("started_at") or rec.row.get("created_at")
     heading = (rec.row.get("name") or rec.row.get("title") or rec.row.get("subject")
@@ -360,7 +356,7 @@ async def blob(request: Request) -> Response:
         raise NotFound("no such photo")
     if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
         raise NotFound("no such photo")
-    svc = services(request)
+    svc = services_of(request)
     if not await BlobRights(svc.engine, svc.accounts)(v.user.id, sha):
         raise NotFound("no such photo")
     token = request.cookies.get("wq_admin", "")
@@ -394,7 +390,7 @@ async def report_page(request: Request) -> Response:
     v = await viewer(request)
     name = _report_name(request)
     lang = language(request)
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         report, params = await run_report(conn, name, v, request.query_params, lang)
         members = await _members(conn, v)
     return await render(request, f"report_{name}.html", {
@@ -410,7 +406,7 @@ async def report_export(request: Request) -> Response:
     name = _report_name(request)
     fmt = request.path_params["fmt"]
     lang = language(request)
-    async with services(request).engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         report, _ = await run_report(conn, name, v, request.query_params, lang)
     tables: list[Table] = report.tables
     if fmt == "csv":

@@ -24,6 +24,7 @@ from schema import tables as st
 from schema.ydoc import read_record, update_fields
 from server.accounts import User, audit
 from server.errors import BadRequest, Conflict, Forbidden
+from server.services import services_of
 
 from . import queries as qs
 from .auth import Viewer, check_csrf, language, viewer
@@ -32,9 +33,6 @@ from .web import page, render, see_other
 
 MOVED, SKIPPED, FAILED = "moved", "skipped", "failed"
 
-
-def _services(request: Request) -> Any:
-    return request.app.state.services
 
 
 def _t(request: Request, key: str, **names: str) -> str:
@@ -81,7 +79,7 @@ async def candidates(svc: Any, v: Viewer) -> list[User]:
 
 async def _target(request: Request, v: Viewer, user_id: str) -> User:
     """The user a customer is handed to: active, and in the viewer's subtree."""
-    user: User | None = await _services(request).accounts.get(user_id) if user_id else None
+    user: User | None = await services_of(request).accounts.get(user_id) if user_id else None
     if user is None or user.disabled_at is not None:
         raise BadRequest(_t(request, "Choose an active user to hand the customers to."),
                          code="no_target")
@@ -129,7 +127,7 @@ async def reassign_customer(request: Request) -> Response:
     v = await viewer(request)
     require_reassigner(request, v)
     form = await check_csrf(request)
-    svc = _services(request)
+    svc = services_of(request)
     doc_id = request.path_params["doc_id"]
     async with svc.engine.connect() as conn:
         customer = await _customer(conn, v, doc_id)
@@ -178,7 +176,7 @@ async def team_page(request: Request) -> Response:
     """GET /team: the viewer's team with the customers each owns, and the bulk form."""
     v = await viewer(request)
     require_reassigner(request, v)
-    svc = _services(request)
+    svc = services_of(request)
     users: list[User] = await svc.accounts.all_users()
     async with svc.engine.connect() as conn:
         owned = await owned_counts(conn)
@@ -195,7 +193,7 @@ async def reassign_member(request: Request) -> Response:
     v = await viewer(request)
     require_reassigner(request, v)
     form = await check_csrf(request)
-    svc = _services(request)
+    svc = services_of(request)
     src: User | None = await svc.accounts.get(form.get("from", "")) if form.get("from") else None
     if src is None:
         raise BadRequest(_t(request, "Choose whose customers to hand over."), code="no_source")

@@ -26,7 +26,6 @@ from server.app import create_app
 from server.backoffice.i18n import day_start_ms, today_cst
 from server.config import Config
 from server.db import make_engine, migrate
-from tests.backoffice.fake_duplicates import FakeDuplicates
 from tests.backoffice.seed import Seeded, customer_record, insert_rows, seed
 from tests.conftest import PASSWORD, Team, free_port, make_team
 
@@ -142,10 +141,6 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackOffice]
     bo = BackOffice(base, live.ws, team, tokens, seeded, app, holder["loop"], pair)
     services = app.state.services
     bo.call(services.edits.settle())
-    if getattr(services, "duplicates", None) is None:
-        # server/duplicates.py is not wired: the stand-in has the same interface.
-        services.duplicates = FakeDuplicates()
-        services.duplicates.add(pair[0], pair[1], "similar_name", 0.92)
     deadline = time.monotonic() + 30
     while not any({c.doc_a, c.doc_b} == set(pair)
                   for c in bo.call(services.duplicates.candidates(status="open"))):

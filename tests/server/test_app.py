@@ -118,7 +118,7 @@ async def test_disabling_a_user_closes_their_sockets(live_server: LiveServer) ->
         await dev.wait_caught_up()
         services = live_server.services
         revoked = await services.accounts.disable(live_server.team.rep2.id)
-        services.close_token_sessions(revoked, "account disabled")
+        services.connections.revoke_tokens(revoked, "account disabled")
         await dev.wait_closed()
     assert dev.close_code == p.CloseCode.BAD_TOKEN
 

@@ -91,7 +91,7 @@ async def test_a_tree_change_on_one_instance_closes_sockets_on_another(
             services = live_server.services  # instance A makes the change
             changed = await services.accounts.set_manager(team.rep1.id, team.other_manager.id)
             assert team.manager.id in changed
-            services.close_scope_sessions(changed, "reporting tree changed")
+            services.connections.change_scopes(changed, "reporting tree changed")
             await boss.wait_closed()
         assert boss.close_code == p.CloseCode.SCOPE_CHANGED
 
