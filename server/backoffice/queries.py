@@ -32,13 +32,19 @@ PAGE_SIZE = 50
 # -- filters from the query string -------------------------------------------------------------
 
 
+# Records' times lie in 2000-2100 (schema.kinds); a day outside is no filter at all, and
+# the day arithmetic of a bound near the calendar's ends (9999-12-31 + 1) cannot overflow.
+FIRST_DAY, LAST_DAY = datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)
+
+
 def parse_day(value: str | None) -> datetime.date | None:
     if not value:
         return None
     try:
-        return datetime.date.fromisoformat(value[:10])
+        day = datetime.date.fromisoformat(value[:10])
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 def parse_moment(value: str | None) -> int | None:

@@ -25,9 +25,6 @@ from .i18n import cst, day_start_ms, today_cst
 from .queries import parse_day
 from .web import page, render
 
-# The weeks a task's planned start can fall in (schema.kinds' timestamp range, 2000-2100).
-FIRST_DAY, LAST_DAY = datetime.date(2000, 1, 3), datetime.date(2099, 12, 27)
-
 
 def monday_of(day: datetime.date) -> datetime.date:
     return day - datetime.timedelta(days=day.weekday())
@@ -145,9 +142,7 @@ async def schedule_page(request: Request) -> Response:
     # Someone outside the viewer's team answers as a user that does not exist.
     if not v.sees_user(member):
         raise NotFound("no such team member")
-    day = parse_day(request.query_params.get("week"))
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:  # past the calendar's ends: this week
-        day = today_cst()
+    day = parse_day(request.query_params.get("week")) or today_cst()  # 2000-2099, or today
     async with request.app.state.services.engine.connect() as conn:
         users = [(r.id, r.name) for r in await conn.execute(
             select(t.users.c.id, t.users.c.name).where(t.users.c.role != "system")

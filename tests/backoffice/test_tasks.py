@@ -351,6 +351,14 @@ async def test_week_view_days_and_rights(live_server: LiveServer) -> None:
         for week in ("0001-01-01", "9999-12-31", "2025-02-30", "soon"):  # this week instead
             r = await http.get(f"/admin/schedule?member={team.rep1.id}&week={week}")
             assert r.status_code == 200 and f'data-date="{this_week}"' in r.text, week
+        # a day past the calendar's ends is no filter, on every list and report
+        for path in ("/admin/tasks?from=0001-01-01&to=9999-12-31",
+                     "/admin/tasks.csv?to=9999-12-31", "/admin/visits?to=9999-12-31",
+                     "/admin/reports/tasks?as_of=9999-12-31&to=9999-12-31",
+                     "/admin/reports/contact?as_of=9999-12-31",
+                     "/admin/reports/deals?as_of=9999-12-31",
+                     "/admin/reports/activity?from=0001-01-01&to=9999-12-31"):
+            assert (await http.get(path)).status_code == 200, path
         r = await http.get(f"/admin/schedule?member={team.rep1.id}&week=2025-06-23&lang=en")
         assert "Week view" in r.text and "Mon" in r.text and "Overdue" in r.text
     async with login(live_server.url, "rep1", PASSWORD) as http:
