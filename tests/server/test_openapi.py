@@ -64,7 +64,7 @@ async def schemathesis(live: LiveServer, login: str, workdir: Path, *only: str) 
     args = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
         f"{live.url}/api/openapi.json", "--checks", "all", "--max-examples", str(MAX_EXAMPLES),
-        "--generation-deterministic", "--workers", "1", "--no-color", "--request-timeout", "10",
+        "--generation-deterministic", "--workers", "1", "--no-color", "--request-timeout", "30",
         *only,
     ]
     user = getattr(live.team, login)
