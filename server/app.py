@@ -30,9 +30,9 @@ from .backoffice import backoffice_routes
 from .blobs import BlobStore, GarbageCollector, LocalDiskStore, S3Store, blob_routes
 from .config import Config
 from .connections import Connections
-from .customers import routes as customer_routes
 from .db import make_engine, migrate_async
 from .duplicates import Duplicates
+from .duplicates_api import routes as duplicates_routes
 from .errors import BadRequest, HTTPError, Unauthorized, handle_http_error, handle_starlette_http
 from .history import record_history
 from .openapi import openapi
@@ -163,7 +163,7 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", health, methods=["GET"]),
         WebSocketRoute("/sync", sync_endpoint),
         WebSocketRoute("/yjs/{doc_id:path}", yjs_endpoint),
-        *customer_routes(),
+        *duplicates_routes(),
         *record_routes(),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         *app_files,

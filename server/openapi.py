@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from schema.export import schema_json
 from sync.protocol import DOC_ID_RE
 
-from . import customers, records_api
+from . import duplicates_api, records_api
 from .blobs.media import ACCEPTED_TYPES
 from .blobs.store import SHA256_RE
 from .blobs.thumbs import THUMB_SIZES
@@ -205,13 +205,13 @@ def _customers() -> dict[str, Any]:
         "id": {"type": "integer"}, "doc_a": _TYPES["doc_id"], "doc_b": _TYPES["doc_id"],
         "reason": {"type": "string"}, "score": {"type": "number"},
         "created_at": _TYPES["timestamp"],
-        "status": {"type": "string", "enum": list(customers.CANDIDATE_STATUSES)}}}
+        "status": {"type": "string", "enum": list(duplicates_api.CANDIDATE_STATUSES)}}}
     merge = {"type": "object", "required": ["id", "survivor", "duplicate", "rule", "at",
                                             "actor", "undone_at", "detail"], "properties": {
         "id": {"type": "integer"}, "survivor": _TYPES["doc_id"], "duplicate": _TYPES["doc_id"],
         "rule": {"type": "string"}, "at": _TYPES["timestamp"], "actor": {"type": "string"},
         "undone_at": {"type": ["integer", "null"]}, "detail": JSON_OBJECT}}
-    candidate_id = _int_path(customers.CANDIDATE_ID)
+    candidate_id = _int_path(duplicates_api.CANDIDATE_ID)
     return {
         "/api/customers/lookup": {"get": {
             "operationId": "lookup_customers",
@@ -225,18 +225,18 @@ def _customers() -> dict[str, Any]:
                  "schema": {**lookup, "anyOf": [
                      {"required": [k], "properties": {k: {"pattern": r"\S"}}}
                      for k in ("name", "phone", "credit_code")]}},
-                _int_q(customers.LOOKUP_LIMIT)],
+                _int_q(duplicates_api.LOOKUP_LIMIT)],
             "responses": {"200": _json("{matches}"), **_errors(400, 401)}}},
         "/api/customers/index": {"get": {
             "operationId": "customer_index",
             "summary": "The offline duplicate index (keyed hashes), incremental",
-            "parameters": [_int_q(customers.INDEX_CURSOR), _int_q(customers.INDEX_LIMIT)],
+            "parameters": [_int_q(duplicates_api.INDEX_CURSOR), _int_q(duplicates_api.INDEX_LIMIT)],
             "responses": {"200": _json("a page of the index"), **_errors(400, 401)}}},
         "/api/duplicates": {"get": {
             "operationId": "list_candidates",
             "summary": "Candidate duplicate pairs (managers, admins)",
             "parameters": [_q("status", "which candidates", {
-                "type": "string", "enum": list(customers.CANDIDATE_STATUSES),
+                "type": "string", "enum": list(duplicates_api.CANDIDATE_STATUSES),
                 "default": "open"})],
             "responses": {"200": _json("{candidates}", {
                 "type": "object", "required": ["candidates"],
@@ -270,7 +270,7 @@ def _customers() -> dict[str, Any]:
                 **_errors(401, 403)}}},
         "/api/merges/{id}/undo": {"post": {
             "operationId": "undo_merge", "summary": "Undo a merge (admins)",
-            "parameters": [_int_path(customers.MERGE_ID)],
+            "parameters": [_int_path(duplicates_api.MERGE_ID)],
             "responses": {"204": {"description": "undone"},
                           **_errors(400, 401, 403, 404, 409)}}},
     }

@@ -1,5 +1,5 @@
-"""HTTP endpoints about customers as a whole: the duplicate lookup, the offline index, and
-the duplicate review queue with merges and their undo."""
+"""The duplicates API: the lookup a rep asks while typing a name, the offline duplicate index,
+and the review queue with merges and their undo."""
 
 from __future__ import annotations
 
