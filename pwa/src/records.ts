@@ -1,7 +1,8 @@
 // Reading and writing record docs by the schema's layout, plus the derived facts the
-// screens show: completeness, last contact and overdue follow-up, service subjects.
+// screens show: completeness, last contact and overdue follow-up (by duties.ts), service subjects.
 import * as Y from "yjs";
 import type { Briefcase, DocInfo } from "./briefcase";
+import { contactDutyDays, customerOverdueDays, duties, lastContact as dutyLastContact } from "./duties";
 import type { Field, Kind, Schema } from "./schema";
 
 export type Values = Record<string, unknown>;
@@ -170,34 +171,25 @@ export function when(info: DocInfo): number {
   return info.updatedAt;
 }
 
+/** The latest contact of a customer by the one rule (duties.ts: submitted visits, submitted
+ *  progress records ticked "转为日程"; drafts never count). */
 export function lastContact(ch: Children | undefined): number | null {
   if (!ch) return null;
-  const times = [
-    ...ch.visits.map(when),
-    ...ch.progress.filter((p) => p.record.count_as_contact === true).map(when),
-  ];
-  return times.length ? Math.max(...times) : null;
+  return dutyLastContact(contactsOf(ch));
 }
 
-/**
- * Follow-up cadence in days (domain.md "Visit", 000 §3.4): core direct customers weekly when
- * a deal closes within 3 months, else every two weeks; high-growth monthly; others none.
- * A placeholder until the server computes overdue follow-ups for the back office.
- */
+function contactsOf(ch: Children | undefined): Array<[string, Values]> {
+  if (!ch) return [];
+  return [...ch.visits.map((v): [string, Values] => ["visit", v.record]), ...ch.progress.map((p): [string, Values] => ["progress", p.record])];
+}
+
+/** Days allowed between contacts (the published contact duty, duties.ts), or null. */
 export function cadenceDays(rec: Values, ch: Children | undefined): number | null {
-  if (rec.tier === "core" && rec.category !== "distributor") {
-    return ch?.deals.some((d) => d.record.deal_class === "short") ? 7 : 14;
-  }
-  if (rec.tier === "high_growth") return 30;
-  return null;
+  return contactDutyDays(duties(), rec, (ch?.deals ?? []).map((d) => d.record));
 }
 
 export function overdueDays(rec: Values, ch: Children | undefined, now = Date.now()): number | null {
-  const cadence = cadenceDays(rec, ch);
-  if (cadence === null) return null;
-  const since = lastContact(ch) ?? (typeof rec.created_at === "number" ? rec.created_at : now);
-  const days = Math.floor((now - since) / 86_400_000) - cadence;
-  return days > 0 ? days : null;
+  return customerOverdueDays(duties(), rec, (ch?.deals ?? []).map((d) => d.record), contactsOf(ch), now);
 }
 
 // -- service sheets -------------------------------------------------------------------------

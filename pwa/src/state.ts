@@ -4,6 +4,7 @@ import * as Y from "yjs";
 import { Api } from "./api";
 import { Briefcase } from "./briefcase";
 import { Duplicates } from "./dup";
+import { useDuties, type Duties } from "./duties";
 import { PhotoQueue } from "./photos";
 import { CloseCode } from "./protocol";
 import { loadSchema, type Schema } from "./schema";
@@ -46,7 +47,11 @@ export async function openStore(): Promise<{ store: Store; api: Api }> {
 }
 
 export async function start(store: Store, api: Api): Promise<App> {
-  const schema = await loadSchema(store, BASE);
+  let schema = await loadSchema(store, BASE);
+  // A schema cached by an older build lacks the duties (and the task kind) this code reads:
+  // the build's own precached copy is at least as new as the code.
+  if (!(schema as { duties?: Duties }).duties) schema = (await buildSchema()) ?? schema;
+  useDuties((schema as { duties?: Duties }).duties);
   const briefcase = await Briefcase.open(store);
   const photos = new PhotoQueue(store, api, {
     // A photo's bytes may leave the device only once its record is on the server too.
@@ -92,6 +97,15 @@ export async function start(store: Store, api: Api): Promise<App> {
   sync.kick();
   photos.kick();
   return a;
+}
+
+async function buildSchema(): Promise<Schema | null> {
+  try {
+    const r = await fetch(`${BASE}schema.json`);
+    return r.ok ? ((await r.json()) as Schema) : null;
+  } catch {
+    return null;
+  }
 }
 
 async function askPersist(a: App): Promise<void> {

@@ -4,6 +4,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Briefcase, DocInfo } from "../briefcase";
 import { fmtTime, label, t } from "../i18n";
+import { daysLate } from "../duties";
 import { childrenByCustomer, completeness, lastContact, overdueDays, str, when, type Children, type Values } from "../records";
 import { Roster } from "../roster";
 import { field } from "../schema";
@@ -198,9 +199,8 @@ export function CustomerList() {
 /** overdueDays() from what a snapshot row keeps. */
 function snapOverdue(r: Values, last: number | null, cadence: number | null, now = Date.now()): number | null {
   if (cadence === null) return null;
-  const since = last ?? (typeof r.created_at === "number" ? r.created_at : now);
-  const days = Math.floor((now - since) / 86_400_000) - cadence;
-  return days > 0 ? days : null;
+  const since = last || (typeof r.created_at === "number" ? r.created_at : null);
+  return since === null ? null : daysLate(since, cadence, now);
 }
 
 const ONE_LINE = { whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" } as const;
