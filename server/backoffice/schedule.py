@@ -18,6 +18,7 @@ from schema import tables as st
 from schema.kinds import get_kind
 from server import tables as t
 from server.errors import NotFound
+from server.services import services_of
 from sync.log import now_ms
 
 from .auth import Viewer, viewer
@@ -143,7 +144,7 @@ async def schedule_page(request: Request) -> Response:
     if not v.sees_user(member):
         raise NotFound("no such team member")
     day = parse_day(request.query_params.get("week")) or today_cst()  # 2000-2099, or today
-    async with request.app.state.services.engine.connect() as conn:
+    async with services_of(request).engine.connect() as conn:
         users = [(r.id, r.name) for r in await conn.execute(
             select(t.users.c.id, t.users.c.name).where(t.users.c.role != "system")
             .order_by(t.users.c.name))]
