@@ -147,7 +147,22 @@ async def list_page(request: Request) -> Response:
         "kind_field": kind.field(spec.kind_field),
         "status_field": status_field,
         "customer_name": customer_name,
+        "late": _late_marks(spec, rows),
     })
+
+
+def _late_marks(spec: qs.ListSpec, rows: Sequence[Any]) -> dict[str, int]:
+    """Days overdue of the open tasks on a task list page, by doc id (schema.duties)."""
+    if spec.kind != "task":
+        return {}
+    now, marks = now_ms(), {}
+    for r in rows:
+        due = r.planned_end if r.planned_end is not None else r.planned_start
+        late = (duties.days_late(due, 0, now)
+                if r.status == "open" and isinstance(due, int) else None)
+        if late is not None:
+            marks[r.doc_id] = late
+    return marks
 
 
 async def _stream_rows(request: Request, stmt: Any) -> AsyncIterator[Sequence[Sequence[Any]]]:

@@ -112,6 +112,7 @@ class ListSpec:
     default_sort: str
     cols: list[tuple[Col, Any]] = field(default_factory=list)
     joins: list[tuple[Any, Any]] = field(default_factory=list)
+    extra: list[tuple[str, Any]] = field(default_factory=list)  # read for the page, not shown
 
     @property
     def table(self) -> Any:
@@ -231,6 +232,7 @@ def _specs() -> dict[str, ListSpec]:
         ],
         joins=[(_cust, _cust.c.doc_id == k.c.customer_id),
                (_assignee, _assignee.c.id == k.c.assignee)],
+        extra=[("planned_end", k.c.planned_end)],  # with the start: when it is due
     )
     return {x.name: x for x in (customers, visits, services, deals, tasks)}
 
@@ -256,6 +258,7 @@ def list_select(spec: ListSpec, viewer: Viewer, f: Filters) -> tuple[Select[Any]
     if spec.kind != "customer":
         exprs.append(table.c.customer_id.label("customer_id"))
     exprs += [e.label(col.key) for col, e in spec.cols]
+    exprs += [e.label(key) for key, e in spec.extra]
     frm: Any = table
     for alias, on in spec.joins:
         frm = frm.outerjoin(alias, on)

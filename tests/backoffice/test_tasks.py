@@ -105,6 +105,9 @@ async def test_task_list_filters_and_rights(live_server: LiveServer) -> None:
         assert ids(r.text) == {"task:t1", "task:t2", "task:t3"}  # never team B's
         assert "上海远景" not in r.text and "北京友好创达科技有限公司" in r.text
         assert '<a href="/admin/tasks" class="on">' in r.text  # in the nav
+        rows = {i: tr for tr in r.text.split("<tr>") for i in ids(tr)}
+        assert re.search(r"待办 <span class=\"badge off\">逾期 \d+ 天", rows["task:t1"])
+        assert "逾期" not in rows["task:t2"] + rows["task:t3"]  # done, cancelled: never late
         cases = {
             f"member={team.rep1.id}": {"task:t1", "task:t3"},
             f"member={team.rep2.id}": {"task:t2"},
