@@ -4,7 +4,7 @@
 // that a big briefcase reopens to its list before its records are read (stand-ins, each
 // replaced by the record as it is read). Pure data; the screen is in ui/customers.tsx.
 import type { Briefcase, DocInfo } from "./briefcase";
-import { cadenceDays, childrenByCustomer, completeness, lastContact } from "./records";
+import { cadenceDays, childrenByCustomer, completeness, lastContact, type Children } from "./records";
 import type { Schema } from "./schema";
 import { prepareSearch } from "./search";
 
@@ -24,9 +24,11 @@ function standIn(row: Row): DocInfo {
 
 const collator = new Intl.Collator("zh-CN");
 /** The saved order is written this long after the last change (a download changes it often). */
-const SAVE_AFTER_MS = 3000;
+const SAVE_AFTER_MS = 1000;
 /** Search keys are built this many at a time while the app is idle after opening. */
 const KEY_SLICE = 2000;
+/** Snapshot rows made per task. */
+const SNAPSHOT_SLICE = 5000;
 
 function nameOf(info: DocInfo): string {
   const n = info.record.name;
@@ -52,6 +54,7 @@ export class Roster {
   version = 0;
 
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private changedAt = 0;
   private standIns = new Set<string>();
 
   constructor(
@@ -106,6 +109,7 @@ export class Roster {
       } catch {
         rows = []; // a damaged snapshot: the list fills as the records are read
       }
+      b.listRows = undefined; // read once: a big string to keep for nothing
     }
     if (rows.length) {
       // The saved order, checked in one pass: a row out of place and every record the
@@ -137,7 +141,9 @@ export class Roster {
     this.built = true;
     this.version += 1;
     if (this.dirty.size) this.apply();
-    this.keysWhenIdle(all, 0);
+    // Search keys are made per record object: for the records, not for their stand-ins.
+    if (b.isLoaded) this.keysWhenIdle(all, 0);
+    else void b.loaded.then(() => this.keysWhenIdle(this.list(), 0));
   }
 
   /** Build the search keys in slices after opening, so the first search finds them made. */
@@ -149,29 +155,67 @@ export class Roster {
     }, 0);
   }
 
-  /** Save the snapshot a little after the last change. */
+  /** Save the snapshot a little after the last change (one timer, however many changes). */
   private saveSoon(): void {
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null;
-      void this.briefcase.setMeta("listRows", this.snapshot());
-    }, SAVE_AFTER_MS);
+    this.changedAt = Date.now();
+    if (this.saveTimer) return;
+    const check = () => {
+      const wait = this.changedAt + SAVE_AFTER_MS - Date.now();
+      if (wait > 0) {
+        this.saveTimer = setTimeout(check, wait);
+        return;
+      }
+      void this.snapshotInSlices().then((json) => {
+        this.saveTimer = null;
+        return this.briefcase.setMeta("listRows", json);
+      });
+    };
+    this.saveTimer = setTimeout(check, SAVE_AFTER_MS);
   }
 
   /** The rows as JSON: a stand-in as it was read, a record as it is now. */
   snapshot(): string {
+    return `[${this.rowsJson(this.list(), childrenByCustomer(this.briefcase))}]`;
+  }
+
+  /** The same, made a slice at a time (the list as it was when asked), so that a search
+   *  typed meanwhile is not kept waiting behind 50,000 rows. */
+  private async snapshotInSlices(): Promise<string> {
+    const list = this.list();
     const kids = childrenByCustomer(this.briefcase);
-    const rows: Row[] = this.list().map((info) => {
+    const parts: string[] = [];
+    for (let i = 0; i < list.length; i += SNAPSHOT_SLICE) {
+      parts.push(this.rowsJson(list.slice(i, i + SNAPSHOT_SLICE), kids));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    return `[${parts.filter(Boolean).join(",")}]`;
+  }
+
+  private rowsJson(infos: readonly DocInfo[], kids: Map<string, Children>): string {
+    const rows: Row[] = infos.map((info) => {
       const r = info.record;
       if (info.snap) {
         const { comp, last, cadence } = info.snap;
         return [info.id, text(r.name), text(r.short_name), text(r.code), text(r.category), text(r.tier), text(r.status), comp[0], comp[1], last, cadence, num(r.created_at)];
       }
       const ch = kids.get(info.id);
-      const comp = completeness(this.schema, r);
-      return [info.id, text(r.name), text(r.short_name), text(r.code), text(r.category), text(r.tier), text(r.status), comp.done, comp.total, lastContact(ch), cadenceDays(r, ch), num(r.created_at)];
+      const comp = this.completenessOf(r);
+      return [info.id, text(r.name), text(r.short_name), text(r.code), text(r.category), text(r.tier), text(r.status), comp[0], comp[1], lastContact(ch), cadenceDays(r, ch), num(r.created_at)];
     });
-    return JSON.stringify(rows);
+    return JSON.stringify(rows).slice(1, -1);
+  }
+
+  // Per record object (a changed record is a new object): the snapshot after a download of
+  // 50,000 cards then costs a lookup per card, most of them made while the cards arrived.
+  private comps = new WeakMap<object, [number, number]>();
+
+  private completenessOf(r: Record<string, unknown>): [number, number] {
+    let c = this.comps.get(r);
+    if (!c) {
+      const { done, total } = completeness(this.schema, r);
+      this.comps.set(r, (c = [done, total]));
+    }
+    return c;
   }
 
   /**
@@ -215,6 +259,7 @@ export class Roster {
     if (this.built) this.saveSoon();
     added.sort(compareCustomers);
     prepareSearch(added);
+    for (const x of added) this.completenessOf(x.record);
     const old = removed.size ? order.filter((i) => !removed.has(i.id)) : order;
     // For each newcomer, how many of the old entries sort before it.
     const at = added.map((x) => this.lowerBound(old, x));

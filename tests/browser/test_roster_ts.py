@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schema.duties import duties_json
+
 from .node import run_ts
 
 SCRIPT = r"""
+import { useDuties } from "./src/duties";
 import { Roster, compareCustomers } from "./src/roster";
 (async () => {
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+useDuties(input.duties); // as the app does once the schema is loaded
 // A stand-in for the Briefcase: the roster reads `infos` and listens to `subscribeDocs`.
 const listeners = new Set();
 const fake = (loaded) => ({
@@ -96,7 +100,7 @@ process.exit(0); // the rosters' save timers would keep Node waiting
 def test_the_incremental_order_equals_a_full_sort(tmp_path: Path) -> None:
     names = ["北京友好创达科技有限公司", "上海精工机械有限公司", "阿里巴巴", "重庆长安",
              "厦门海洋", "Alpha Ltd", "天津", "广州", "深圳华强", "成都", "武汉光谷"]
-    out = run_ts(tmp_path, SCRIPT, {"names": names})
+    out = run_ts(tmp_path, SCRIPT, {"names": names, "duties": duties_json()})
     assert all(out["checks"]), out["checks"]
     assert out["size"] > 500
     assert out["indexOf"] == out["at"]
