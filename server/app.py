@@ -33,7 +33,7 @@ from .connections import Connections
 from .db import make_engine, migrate_async
 from .duplicates import Duplicates
 from .duplicates_api import routes as duplicates_routes
-from .errors import BadRequest, HTTPError, Unauthorized, handle_http_error, handle_starlette_http
+from .errors import BadRequest, HTTPError, handle_http_error, handle_starlette_http
 from .history import record_history
 from .openapi import openapi
 from .records import RecordPolicy, SchemaRules, ServerEdits, project_appends
@@ -178,11 +178,7 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
     accounts = Accounts(engine, token_ttl=config.token_ttl)
 
     async def authenticate(request: Request) -> _Caller:
-        try:
-            info = await accounts.authenticate(bearer(request))
-        except Unauthorized as e:
-            raise HTTPException(401, e.message) from None
-        return _Caller(info.user.id)
+        return _Caller((await accounts.authenticate(bearer(request))).user.id)
 
     blob_router = blob_routes(
         store=store,

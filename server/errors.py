@@ -2,15 +2,19 @@
 
     WaiqinError
     ├── ConfigError            bad configuration; the process refuses to start
-    └── HTTPError              carries `status` and a stable `code`
+    └── HTTPError              carries `status`, a stable `code`, and response headers
         ├── BadRequest         400  malformed input, named field
         ├── Unauthorized       401  no, bad or revoked token
         ├── Forbidden          403  authenticated, not allowed
         ├── NotFound           404  absent, or not visible to the caller
         ├── Conflict           409  state does not allow it
-        └── Unprocessable      422  well-formed but breaks a rule
+        ├── Unprocessable      422  well-formed but breaks a rule
+        ├── TooManyAttempts    429  (server.accounts) password guessing cut off
+        └── BlobError          (server.blobs.errors) the upload and blob endpoints' own
+                                    400-429 cases, each with its code
 
-Every JSON error body is `{"error": {"code", "message", ...details}}`.
+Every JSON error body is `{"error": {"code", "message", ...details}}`, from every route
+(Starlette's own 404/405 included), through `error_response`.
 """
 
 from __future__ import annotations
@@ -37,12 +41,18 @@ class HTTPError(WaiqinError):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None,
+                 headers: dict[str, str] | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.headers = dict(headers or {})
         self.details = details
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        return error_response(self.status, self.code, self.message,
+                              headers={**self.headers, **(headers or {})}, **self.details)
 
 
 class BadRequest(HTTPError):
@@ -89,7 +99,7 @@ def error_response(status: int, code: str, message: str, *,
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPError)
-    return error_response(exc.status, exc.code, exc.message, **exc.details)
+    return exc.response()
 
 
 async def handle_starlette_http(request: Request, exc: Exception) -> Response:

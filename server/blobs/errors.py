@@ -1,59 +1,59 @@
-"""The errors the blob endpoints answer with, each carrying its HTTP status and JSON code.
+"""The blob and upload endpoints' errors: a branch of the one tree in `server.errors`, each
+with its HTTP status and JSON code (`BlobError` is itself a 400 `bad_request`).
 
-BlobError                      (base; status 400, code "bad_request")
-├── BadId                      400 bad_id: a sha256 or upload id that is malformed
-├── Unauthorized               401 unauthorized
-├── NotFound                   404 not_found: missing *or* not visible to the caller
-├── OffsetMismatch             409 offset_mismatch: PATCH at another offset than stored
-├── PreconditionFailed         412 unsupported_version: a Tus-Resumable we do not speak
-├── TooLarge                   413 too_large
-├── UnsupportedMediaType       415 unsupported_media_type: a type we never accept
-├── MediaTypeMismatch          415 media_type_mismatch: the bytes are another type
-├── RangeNotSatisfiable        416 range_not_satisfiable
-├── HashMismatch               422 hash_mismatch
-├── CorruptMedia               422 corrupt_media: right magic, but does not decode
-├── UploadLocked               423 upload_locked: another PATCH is writing this upload
-└── TooManyUploads             429 too_many_uploads
+HTTPError (server.errors)
+├── Unauthorized, NotFound       (server.errors: the same classes every route raises)
+└── BlobError                  400 bad_request
+    ├── BadId                  400 bad_id: a sha256 or upload id that is malformed
+    ├── OffsetMismatch         409 offset_mismatch: PATCH at another offset than stored
+    ├── PreconditionFailed     412 unsupported_version: a Tus-Resumable we do not speak
+    ├── TooLarge               413 too_large
+    ├── UnsupportedMediaType   415 unsupported_media_type: a type we never accept
+    ├── MediaTypeMismatch      415 media_type_mismatch: the bytes are another type
+    ├── RangeNotSatisfiable    416 range_not_satisfiable
+    ├── HashMismatch           422 hash_mismatch
+    ├── CorruptMedia           422 corrupt_media: right magic, but does not decode
+    ├── UploadLocked           423 upload_locked: another PATCH is writing this upload
+    └── TooManyUploads         429 too_many_uploads
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from server.errors import error_body
+from server.errors import HTTPError, NotFound, Unauthorized, error_response
+
+__all__ = [
+    "BadId",
+    "BlobError",
+    "CorruptMedia",
+    "HashMismatch",
+    "MediaTypeMismatch",
+    "NotFound",
+    "OffsetMismatch",
+    "PreconditionFailed",
+    "RangeNotSatisfiable",
+    "TooLarge",
+    "TooManyUploads",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "UploadLocked",
+    "guarded",
+]
 
 
-class BlobError(Exception):
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
-
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        return error_response(self.status, self.code, self.message, self.headers)
+class BlobError(HTTPError):
+    status = 400
+    code = "bad_request"
 
 
 class BadId(BlobError):
     status = 400
     code = "bad_id"
-
-
-class Unauthorized(BlobError):
-    status = 401
-    code = "unauthorized"
-
-
-class NotFound(BlobError):
-    status = 404
-    code = "not_found"
 
 
 class OffsetMismatch(BlobError):
@@ -106,35 +106,22 @@ class TooManyUploads(BlobError):
     code = "too_many_uploads"
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The one JSON error shape of server/errors.py: ``{"error": {"code", "message"}}``."""
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
-
-
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-_CODES = {401: "unauthorized", 403: "not_found", 404: "not_found", 405: "method_not_allowed"}
-
-
 def guarded(endpoint: Endpoint, *, headers: dict[str, str] | None = None) -> Endpoint:
-    """Answer every BlobError and HTTPException (e.g. the 401 from ``authenticate``) raised
-    by ``endpoint`` in the one JSON shape, adding ``headers`` to error responses."""
+    """Answer every error `endpoint` raises in the one JSON shape, adding `headers` (the
+    tus protocol's) to error responses as well."""
     extra = headers or {}
 
     async def wrapped(request: Request) -> Response:
         try:
             return await endpoint(request)
-        except BlobError as exc:
-            response = exc.response()
-        except HTTPException as exc:
-            # A 403 is answered as a 404 so that it does not reveal that a blob exists.
-            status = 404 if exc.status_code == 403 else exc.status_code
-            code = _CODES.get(exc.status_code, "http_error")
-            response = error_response(status, code, exc.detail, dict(exc.headers or {}))
-        response.headers.update(extra)
-        return response
+        except HTTPError as exc:
+            return exc.response(extra)
+        except HTTPException as exc:  # Starlette's own, e.g. from a caller-supplied check
+            code = {401: "unauthorized", 404: "not_found"}.get(exc.status_code, "http_error")
+            return error_response(exc.status_code, code, exc.detail,
+                                  headers={**(exc.headers or {}), **extra})
 
     wrapped.__name__ = getattr(endpoint, "__name__", "endpoint")
     return wrapped
