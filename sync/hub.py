@@ -125,7 +125,8 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    """Live docs and subscribers. Use as `async with Hub(...)` after the log is running."""
+    """Live docs and subscribers, over a running `Log` (the app opens the log first; the hub
+    itself holds no tasks to start or stop)."""
 
     def __init__(
         self,
