@@ -6,8 +6,8 @@ Every move is the server's own edit of the customer doc (`services.edits`), so i
 through the change log like any device's: devices of the new owner get the customer
 (scope-enter), the old owner's lose it (scope-leave), and the server re-grants its visits,
 service sheets and deals. The rights are checked here, where the supervisor is known: the
-sync layer's `owner.outside_team` rule applies to a device's own edits, while the server's
-edits are authored by the system.
+record rules' `owner.outside_team` check (`server.records.SchemaRules.validate`) applies to a
+device's own edits, while the server's edits are authored by the system.
 """
 
 from __future__ import annotations
