@@ -20,7 +20,7 @@ from .blobs.store import SHA256_RE
 from .blobs.thumbs import THUMB_SIZES
 from .blobs.uploads import UPLOAD_ID_RE
 from .duplicates import MAX_LOOKUP
-from .params import INT64_MAX, INT64_MIN, IntParam
+from .params import IntParam
 
 _UUID = DOC_ID_RE.pattern.split(":", 1)[1].removesuffix("$")
 _TYPES: dict[str, dict[str, Any]] = {
@@ -143,7 +143,6 @@ def _records(kind: dict[str, Any]) -> dict[str, Any]:
     the kind has one) and its own doc id pattern."""
     name = kind["name"]
     fields = {f["name"]: f for f in kind["fields"]}
-    time = {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}
     params = [
         _q("customer", "the customer's doc id" if name != "customer" else "this doc id"),
         _q("owner", "the customer's owner (user id)"),
@@ -153,16 +152,13 @@ def _records(kind: dict[str, Any]) -> dict[str, Any]:
         values = ", ".join(v["value"] for v in fields["status"]["enum"])
         params.append(_q("status", f"the status: {values}"))
     params += [
-        _q("since", "created_at >= this (ms since the epoch)", time),
-        _q("until", "created_at < this (ms since the epoch)", time),
-        _q("updated_since", "updated_at >= this (ms since the epoch)", time),
+        *(_int_q(param) for param, _, _ in records_api.TIME_PARAMS),
         _q("q", "text in " + ", ".join(records_api.TEXT_FIELDS.get(name, ())),
            {"type": "string", "maxLength": 100}),
         _q("sort", "order; a leading - for descending",
            {"type": "string", "default": "-updated_at",
             "enum": [p + k for k in records_api.SORTABLE for p in ("", "-")]}),
-        _q("limit", "page size", {"type": "integer", "minimum": 1,
-                                  "maximum": records_api.MAX_LIMIT, "default": 50}),
+        _int_q(records_api.LIMIT),
         _q("cursor", "the `next` of the previous page"),
     ]
     if name == "customer":

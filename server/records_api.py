@@ -24,7 +24,7 @@ from sync.scope import Principal
 from .auth import caller
 from .errors import BadRequest, NotFound
 from .history import history_of
-from .params import INT64_MAX, INT64_MIN
+from .params import IntParam
 from .records import merged_card_survivor
 from .services import Services, services_of
 
@@ -70,18 +70,13 @@ def _decode_cursor(raw: str) -> tuple[Any, str]:
         raise BadRequest("cursor is not one this API gave out", field="cursor") from None
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number (ms since the epoch for times)",
-                         field=name) from None
-    if not INT64_MIN <= value <= INT64_MAX:  # the database would overflow on it (500)
-        raise BadRequest(f"{name} is {INT64_MIN} to {INT64_MAX}", field=name)
-    return value
+# The whole-number parameters, declared once: parsed here, shown in the OpenAPI document.
+TIME_PARAMS = (  # (parameter, column, lower bound?)
+    (IntParam("since", "created_at >= this (ms since the epoch)"), "created_at", True),
+    (IntParam("until", "created_at < this (ms since the epoch)"), "created_at", False),
+    (IntParam("updated_since", "updated_at >= this (ms since the epoch)"), "updated_at", True),
+)
+LIMIT = IntParam("limit", "page size", 1, MAX_LIMIT, 50)
 
 
 async def _principal(request: Request) -> tuple[Services, Principal]:
@@ -120,11 +115,10 @@ async def list_records(request: Request) -> Response:
         if "status" not in table.c:
             raise BadRequest(f"{kind} records have no status", field="status")
         conds.append(table.c.status == status)
-    for name, column, op in (("since", "created_at", "ge"), ("until", "created_at", "lt"),
-                             ("updated_since", "updated_at", "ge")):
-        value = _int_param(request, name)
+    for param, column, lower in TIME_PARAMS:
+        value = param.parse(q.get(param.name))
         if value is not None:
-            conds.append(table.c[column] >= value if op == "ge" else table.c[column] < value)
+            conds.append(table.c[column] >= value if lower else table.c[column] < value)
     if text := q.get("q", "").strip():
         if len(text) > 100:
             raise BadRequest("q is longer than 100 characters", field="q")
@@ -136,10 +130,7 @@ async def list_records(request: Request) -> Response:
     if key not in SORTABLE:
         raise BadRequest(f"sort by one of {', '.join(SORTABLE)} (prefix - for descending)",
                          field="sort")
-    limit = _int_param(request, "limit")
-    limit = 50 if limit is None else limit
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit is 1 to {MAX_LIMIT}", field="limit")
+    limit = LIMIT.require(q.get(LIMIT.name))
     col, tie = table.c[key], table.c.doc_id  # sort column, and doc_id to break ties
     if raw := q.get("cursor"):
         value, doc_id = _decode_cursor(raw)
