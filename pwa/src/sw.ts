@@ -1,5 +1,6 @@
 // The service worker: precaches the app shell (one cache per build, named by its content
 // hash) so the app opens and navigates with no network. API calls and /sync pass through.
+// It also answers taps on reminder notifications.
 /// <reference lib="webworker" />
 export {};
 declare const self: ServiceWorkerGlobalScope;
@@ -48,6 +49,29 @@ self.addEventListener("fetch", (event) => {
       }
       const hit = await cache.match(req, { ignoreSearch: true });
       return hit ?? fetch(req);
+    })(),
+  );
+});
+
+// A reminder's notification (reminders.ts): its buttons act in an open window of the app
+// (snooze, done); a tap opens the task. With no window open, one is opened to do it.
+self.addEventListener("notificationclick", (event) => {
+  const id = (event.notification.data as { id?: string } | null)?.id;
+  event.notification.close();
+  if (!id) return;
+  const action = event.action;
+  event.waitUntil(
+    (async () => {
+      const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const win = wins[0];
+      if (win) {
+        win.postMessage({ type: "waiqin-reminder", action, id });
+        if (!action) win.postMessage({ type: "waiqin-open", hash: `#/edit/${id}` });
+        await win.focus().catch(() => undefined);
+        return;
+      }
+      const hash = action ? `#/reminder/${encodeURIComponent(id)}/${action}` : `#/edit/${id}`;
+      await self.clients.openWindow(new URL(hash, self.registration.scope).href);
     })(),
   );
 });

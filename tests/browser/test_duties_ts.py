@@ -37,8 +37,9 @@ const info = (kind, record) => ({ id: kind + ":x", kind, record, updatedAt: 0 })
 const before = (() => { try { D.duties(); return "no error"; } catch (e) { return "error"; } })();
 D.useDuties(d);
 out.badges = input.customers.map((c) => {
-  const ch = { visits: [], services: [], progress: [], deals: c.deals.map((x) => info("deal", x)) };
-  for (const [kind, r] of c.contacts) (kind === "visit" ? ch.visits : ch.progress).push(info(kind, r));
+  const deals = c.deals.map((x) => info("deal", x));
+  const ch = { visits: [], services: [], progress: [], deals };
+  for (const [k, r] of c.contacts) (k === "visit" ? ch.visits : ch.progress).push(info(k, r));
   return [cadenceDays(c.customer, ch), overdueDays(c.customer, ch, c.now)];
 });
 out.unloaded = before;

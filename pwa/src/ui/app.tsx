@@ -11,7 +11,36 @@ import { Login } from "./login";
 import { MergedNotice } from "./merged";
 import { noteOpened } from "./picker";
 import { Banners, SyncBar, SyncPage } from "./syncbar";
+import { Reminders } from "../reminders";
+import { completeTask, ReminderBanner } from "./tasks";
+import { Today, today } from "./today";
 import { Toast } from "./toast";
+
+let reminders: Reminders | null = null;
+
+/** The reminders of the signed-in user, started once (and on the console as waiqin.reminders). */
+function useReminders(): Reminders {
+  const a = app!;
+  if (!reminders) {
+    reminders = new Reminders(a, (id) => completeTask(id, null));
+    (globalThis as unknown as { waiqin: { reminders?: Reminders } }).waiqin.reminders = reminders;
+  }
+  const r = reminders;
+  useEffect(() => {
+    const off = r.subscribe(appChanged);
+    r.start();
+    const onMsg = (e: MessageEvent) => {
+      const m = e.data as { type?: string; hash?: string } | null;
+      if (m?.type === "waiqin-open" && typeof m.hash === "string") location.hash = m.hash;
+    };
+    navigator.serviceWorker?.addEventListener("message", onMsg);
+    return () => {
+      off();
+      navigator.serviceWorker?.removeEventListener("message", onMsg);
+    };
+  }, []);
+  return r;
+}
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -80,14 +109,32 @@ function Screen({ hash }: { hash: string }) {
   }
   if (parts[0] === "new" && parts[1]) return <Editor key={hash} docId={null} kindName={parts[1]} query={query} />;
   if (parts[0] === "sync") return <SyncPage />;
-  return <CustomerList />;
+  if (parts[0] === "customers") return <CustomerList />;
+  if (parts[0] === "reminder" && parts[1] && parts[2]) {
+    // A notification's button tapped with no window open (sw.ts): do it, then show Today.
+    void reminders?.act(decodeURIComponent(parts[1]), parts[2]).then(() => location.replace("#/"));
+    return <Today />;
+  }
+  return <Today />;
 }
 
 function Nav({ hash }: { hash: string }) {
   const on = (p: string) => (hash === p || (p === "#/" && (hash === "" || hash === "#")) ? "on" : "");
+  const count = today()?.total ?? 0;
   return (
     <nav class="bottom">
-      <a href="#/" class={on("#/")} id="nav-customers">
+      <a href="#/" class={on("#/")} id="nav-today">
+        <span>
+          {icons.today}
+          {count > 0 && (
+            <b class="count" id="today-count" data-count={count}>
+              {count > 99 ? "99+" : count}
+            </b>
+          )}
+        </span>
+        {t("today")}
+      </a>
+      <a href="#/customers" class={on("#/customers")} id="nav-customers">
         <span>{icons.people}</span>
         {t("customers")}
       </a>
@@ -110,6 +157,7 @@ function Nav({ hash }: { hash: string }) {
 export function Shell() {
   useLive();
   const hash = useHash();
+  const rem = useReminders();
   const a = app!;
   const user = a.api.session?.user;
   const needLogin = !a.api.session?.token;
@@ -147,6 +195,7 @@ export function Shell() {
       </header>
       <SyncBar />
       <Banners />
+      <ReminderBanner reminders={rem} />
       {needLogin && !showLogin && (
         <div class="banner warn relogin-banner" role="alert">
           {a.loginReason === "revoked" ? t("device_revoked") : t("login_again")}

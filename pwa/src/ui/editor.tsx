@@ -14,6 +14,8 @@ import { FieldRow, ListEditor } from "./fields";
 import { icons } from "./icons";
 import { PhotoViewer } from "./photoview";
 import { CustomerPicker } from "./picker";
+import { askPermissionOnce } from "../reminders";
+import { AssigneeField, completeTask, dayFromNow, nextTaskFromVisit, prefillFromTask } from "./tasks";
 import { flash } from "./toast";
 
 /**
@@ -27,6 +29,7 @@ const LAYOUT: Record<string, string[]> = {
   service: ["customer_id", "service_type", "status", "service_date", "subject", "description", "responded_at", "content", "completed_at", "reminder_at", "reminder_note", "products", "attachments"],
   deal: ["customer_id", "title", "deal_class", "stage", "probability", "intent", "expected_close_date", "purchase_reason", "purchase_form", "budget", "requirements", "schedule", "competitors", "lost_reason", "products"],
   progress: ["detail", "next_step", "stage", "count_as_contact"],
+  task: ["subject", "task_type", "customer_id", "planned_start", "planned_end", "remind_at", "assignee", "priority", "status", "notes"],
 };
 
 /**
@@ -36,12 +39,13 @@ const LAYOUT: Record<string, string[]> = {
 const CUSTOMER_FIRST = new Set(["name", "phone", "category", "tier"]);
 const CONTACT_FIRST = ["name", "title", "mobile"];
 
-const TITLES: Record<string, "new_customer" | "new_visit" | "new_service" | "new_deal" | "new_progress"> = {
+const TITLES: Record<string, "new_customer" | "new_visit" | "new_service" | "new_deal" | "new_progress" | "new_task"> = {
   customer: "new_customer",
   visit: "new_visit",
   service: "new_service",
   deal: "new_deal",
   progress: "new_progress",
+  task: "new_task",
 };
 
 export function RefusedBanner({ docId }: { docId: string }) {
@@ -223,6 +227,12 @@ function crossChecks(kindName: string, v: Values, submitting: boolean): Record<s
     if (submitting && v.status === "completed" && typeof v.completed_at !== "number") add("completed_at", "完成的服务须填写完成时间", "A completed service needs its completion time");
     if (typeof v.responded_at === "number" && typeof v.completed_at === "number" && v.completed_at < v.responded_at) add("completed_at", "完成时间不能早于响应时间", "Completion is not before the response");
   }
+  if (kindName === "task") {
+    const start = typeof v.planned_start === "number" ? v.planned_start : null;
+    const end = typeof v.planned_end === "number" ? v.planned_end : null;
+    if (start !== null && end !== null && end < start) add("planned_end", "计划结束不能早于计划开始", "The planned end is not before the start");
+    if (typeof v.remind_at === "number" && end !== null && v.remind_at > end) add("remind_at", "提醒时间不能晚于计划结束时间", "The reminder is not after the planned end");
+  }
   if (kindName === "deal" && v.deal_class === "lost" && submitting && !str(v.lost_reason).trim()) add("lost_reason", "放弃或丢单须写明原因", "A lost deal states why");
   return out;
 }
@@ -239,6 +249,10 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
   const kind = kindOf(schema, kindName);
   const isNew = docId === null;
   const id = useMemo(() => docId ?? newDocId(kindName), [docId, kindName]);
+  // The task this record does (Today's "start"): completed when the record is saved.
+  const taskId = kindName !== "task" ? query.get("task") : null;
+  const [nextOn, setNextOn] = useState(false);
+  const [nextDay, setNextDay] = useState(() => dayFromNow(7));
   const initial = useMemo<Values>(() => {
     if (!isNew) return JSON.parse(JSON.stringify(a.briefcase.record(id))) as Values;
     const v: Values = {};
@@ -248,6 +262,13 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
     if (kindName === "service") v.service_date = todayCST();
     if (kindName === "progress") v.deal_id = query.get("deal") ?? undefined;
     if (kindName === "customer") v.contacts = [{ id: crypto.randomUUID() }];
+    if (kindName === "task") {
+      const hour = Math.ceil(Date.now() / 3600_000) * 3600_000;
+      Object.assign(v, { task_type: query.get("type") ?? "visit", planned_start: hour, planned_end: hour + 3600_000, assignee: a.api.session!.user.id, priority: "normal", status: "open" });
+    }
+    // Recording a task's work: the record takes the task's customer, type and links.
+    const task = taskId && a.briefcase.has(taskId) ? a.briefcase.record(taskId) : null;
+    if (task) Object.assign(v, prefillFromTask(kindName, task));
     return v;
   }, [id]);
   const [values, setValues] = useState<Values>(initial);
@@ -283,7 +304,7 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
 
   const fields = LAYOUT[kindName].map((n) => kind.fields.find((f) => f.name === n)).filter((f): f is Field => !!f);
   const zh = getLang() === "zh";
-  const readOnlyNames = new Set(["subject", "probability", ...(isNew ? [] : ["customer_id", "deal_id"])]);
+  const readOnlyNames = new Set([...(kindName === "task" ? [] : ["subject"]), "probability", ...(isNew ? [] : ["customer_id", "deal_id"])]);
 
   const save = async (submit: boolean) => {
     const submitting = submit || !!initial.submitted_at;
@@ -300,6 +321,21 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
         continue;
       }
       for (const p of checkField(schema, f, values[f.name], submitting)) (found[f.name] ??= []).push(zh ? p.zh : p.en);
+    }
+    if (kindName === "task" && !str(values.subject).trim()) {
+      // An empty subject is named after the type and the customer.
+      const typ = kind.fields.find((f) => f.name === "task_type")?.enum?.find((o) => o.value === values.task_type);
+      const cust = typeof values.customer_id === "string" ? str(a.briefcase.infos.get(values.customer_id)?.record.name) : "";
+      const subject = [typ ? label(typ) : "", cust].filter(Boolean).join(" ");
+      if (subject) {
+        values.subject = subject;
+        delete found.subject;
+      }
+    }
+    if (kindName === "task") {
+      // Done carries its completion time; reopened drops it (task.completed_needs_done).
+      if (values.status === "done" && typeof values.completed_at !== "number") values.completed_at = Date.now();
+      if (values.status !== "done") values.completed_at = undefined;
     }
     for (const [k, v] of Object.entries(crossChecks(kindName, values, submitting))) (found[k] ??= []).push(...v);
     setProblems(found);
@@ -330,6 +366,7 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
       for (const f of fields) out[f.name] = values[f.name];
       if (kindName === "visit") for (const n of ["gps_lat", "gps_lon", "gps_accuracy"]) out[n] = values[n];
       if (kindName === "progress") out.deal_id = values.deal_id;
+      if (kindName === "task") out.completed_at = values.completed_at;
       if (kindName === "progress" || isNew) out.customer_id = values.customer_id;
       if (!isNew) {
         delete out.customer_id;
@@ -339,7 +376,14 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
       if (submit && !rec.has("submitted_at")) rec.set("submitted_at", now);
     });
     saved.current = true;
+    if (submit && taskId) await completeTask(taskId, id);
+    if (submit && kindName === "visit" && nextOn) await nextTaskFromVisit(id, values, nextDay);
+    if (kindName === "task" && typeof values.remind_at === "number") void askPermissionOnce();
     flash(submit ? t("saved") : t("saved_draft"));
+    if (kindName === "task" || taskId) {
+      location.hash = "#/";
+      return;
+    }
     const cid = str(values.customer_id);
     location.hash = kindName === "customer" ? `#/c/${id}` : kindName === "deal" ? `#/d/${id}` : kindName === "progress" ? `#/d/${str(values.deal_id)}` : cid ? `#/c/${cid}` : "#/";
   };
@@ -352,7 +396,8 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
   const setContacts = (v: Values[]) => set({ contacts: v });
 
   const renderField = (f: Field): JSX.Element | null => {
-    if (f.name === "customer_id") return <CustomerPicker f={f} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={readOnlyNames.has("customer_id")} problems={problems.customer_id} />;
+    if (f.name === "assignee") return <AssigneeField f={f} value={values.assignee} onChange={(v) => set({ assignee: v })} problems={problems.assignee} />;
+    if (f.name === "customer_id") return <CustomerPicker f={f} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={readOnlyNames.has("customer_id")} problems={problems.customer_id} required={f.required !== "no"} />;
     if (f.name === "attachments") {
       return (
         <Photos
@@ -393,9 +438,18 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
           onChange={(v) => set({ [f.name]: v })}
           problems={problems[f.name]}
           readOnly={readOnlyNames.has(f.name)}
-          hint={f.name === "subject" ? t("subject_auto") : f.name === "probability" ? t("probability_auto") : undefined}
+          hint={f.name === "subject" && kindName !== "task" ? t("subject_auto") : f.name === "probability" ? t("probability_auto") : undefined}
         />
         {kindName === "customer" && f.name === "name" && <DupWarning name={str(values.name)} phone={str(values.phone)} creditCode={str(values.credit_code)} />}
+        {kindName === "visit" && f.name === "next_step" && (
+          <div class="field next-task" id="next-task">
+            <label class="check">
+              <input type="checkbox" id="next-task-on" checked={nextOn} onChange={(e) => setNextOn((e.target as HTMLInputElement).checked)} />
+              {t("next_task_make")}
+            </label>
+            {nextOn && <input type="date" id="next-task-day" value={nextDay} onChange={(e) => setNextDay((e.target as HTMLInputElement).value || dayFromNow(7))} />}
+          </div>
+        )}
         {kindName === "visit" && f.name === "customer_id" && previous && (
           <div class="hint previous">
             ← {new Date(when(previous)).toLocaleDateString()} {str(previous.record.met_name)}: {str(previous.record.result).slice(0, 80)}
@@ -467,7 +521,7 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
           <button type="button" class="secondary" id="cancel" onClick={() => history.back()}>
             {t("cancel")}
           </button>
-          {!initial.submitted_at && (
+          {!initial.submitted_at && kindName !== "task" && (
             <button type="button" class="secondary" id="save-draft" onClick={() => void save(false)}>
               {t("save_draft")}
             </button>

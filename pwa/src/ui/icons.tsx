@@ -2,6 +2,18 @@
 const P = { fill: "none", stroke: "currentColor", "stroke-width": 2, "stroke-linecap": "round", "stroke-linejoin": "round" } as const;
 
 export const icons = {
+  bell: (
+    <svg viewBox="0 0 24 24" width="18" height="18" {...P}>
+      <path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z" />
+      <path d="M10 20.5a2 2 0 0 0 4 0" />
+    </svg>
+  ),
+  today: (
+    <svg viewBox="0 0 24 24" width="22" height="22" {...P}>
+      <rect x="3.5" y="5" width="17" height="15.5" rx="2" />
+      <path d="M3.5 10h17M8 3v4M16 3v4M8.5 15l2.2 2.2 4.8-4.7" />
+    </svg>
+  ),
   people: (
     <svg viewBox="0 0 24 24" width="22" height="22" {...P}>
       <circle cx="9" cy="8" r="3.5" />

@@ -47,7 +47,7 @@ function Option({ c, why, onPick }: { c: DocInfo; why: number; onPick: (id: stri
   );
 }
 
-export function CustomerPicker({ f, value, onChange, readOnly, problems }: { f: Field; value: unknown; onChange: (v: unknown) => void; readOnly: boolean; problems?: string[] }) {
+export function CustomerPicker({ f, value, onChange, readOnly, problems, required = true }: { f: Field; value: unknown; onChange: (v: unknown) => void; readOnly: boolean; problems?: string[]; required?: boolean }) {
   const a = app!;
   const [q, setQ] = useState("");
   const chosen = typeof value === "string" && value ? a.briefcase.infos.get(a.briefcase.resolve(value)) : undefined;
@@ -63,7 +63,7 @@ export function CustomerPicker({ f, value, onChange, readOnly, problems }: { f: 
     <div class={`field picker${problems?.length ? " bad" : ""}`} data-field="customer_id">
       <label for="f-customer_id">
         {label(f)}
-        <span class="req">*</span>
+        {required && <span class="req">*</span>}
       </label>
       {chosen || (readOnly && value) ? (
         <div class="chosen" id="customer-chosen" data-doc={chosen?.id ?? str(value)}>

@@ -1,0 +1,276 @@
+// Today (今日), the app's first screen, computed on the phone from the briefcase: open tasks
+// overdue and due today, customers overdue by their contact duty, deals due for follow-up,
+// service reminders due and (for engineers) open service sheets. Judged as of the end of
+// today in China Standard Time, like the back office's reports (docs/pwa.md "Today").
+import type { Briefcase, DocInfo } from "../briefcase";
+import { contactTime, customerOverdueDays, daysLate, dealOverdueDays, duties, hasDuties, type Rec } from "../duties";
+import { fmtTime, getLang, label, t } from "../i18n";
+import { str, todayCST } from "../records";
+import { field } from "../schema";
+import { app } from "../state";
+import { startHref } from "./tasks";
+
+export interface TodayItem {
+  kind: "task" | "customer" | "deal" | "reminder" | "open_service";
+  id: string;
+  /** What the row is judged by: the task's due time, the reminder, the last contact... */
+  at: number | null;
+  /** Whole days late (counted up), or null when due but not late. */
+  late: number | null;
+  customer?: string;
+}
+
+export interface TodayList {
+  tasks: TodayItem[];
+  customers: TodayItem[];
+  deals: TodayItem[];
+  reminders: TodayItem[];
+  openServices: TodayItem[];
+  total: number;
+  /** The moment everything is judged at: the end of today (CST). */
+  end: number;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
+/** The end of today in China Standard Time (the next CST midnight), as ms. */
+export function endOfTodayCST(now: number): number {
+  return Date.parse(`${todayCST(now)}T00:00:00+08:00`) + 86_400_000;
+}
+
+/** A task's due time: its planned end, or its planned start when it has no end. */
+export function taskDue(r: Rec): number | null {
+  return num(r.planned_end) ?? num(r.planned_start);
+}
+
+/**
+ * Everything on Today for user `me` (role `role`), from the briefcase, at `now`. One pass
+ * over the records, so a briefcase of tens of thousands opens Today at once.
+ */
+export function computeToday(b: Briefcase | { infos: Map<string, DocInfo>; resolve(id: string): string }, me: string, role: string, now: number): TodayList {
+  const d = duties();
+  const end = endOfTodayCST(now);
+  const customers: DocInfo[] = [];
+  const dealsOf = new Map<string, Rec[]>();
+  const contactsOf = new Map<string, Array<[string, Rec]>>();
+  const progressOf = new Map<string, Rec[]>();
+  const lastServiceOf = new Map<string, number>();
+  const deals: DocInfo[] = [];
+  const tasks: TodayItem[] = [];
+  const reminders: DocInfo[] = [];
+  const openServices: TodayItem[] = [];
+  const push = <T,>(m: Map<string, T[]>, k: string, v: T) => {
+    const l = m.get(k);
+    if (l) l.push(v);
+    else m.set(k, [v]);
+  };
+  for (const info of b.infos.values()) {
+    const r = info.record;
+    const cid = typeof r.customer_id === "string" ? b.resolve(r.customer_id) : undefined;
+    switch (info.kind) {
+      case "customer":
+        // A card's owner is its creator until someone moves it (domain.md).
+        if ((r.owner ?? r.created_by) === me && !r.merged_into) customers.push(info);
+        break;
+      case "visit":
+        if (cid) push(contactsOf, cid, ["visit", r]);
+        break;
+      case "progress":
+        if (cid) push(contactsOf, cid, ["progress", r]);
+        if (typeof r.deal_id === "string") push(progressOf, r.deal_id, r);
+        break;
+      case "deal":
+        if (cid) push(dealsOf, cid, r);
+        deals.push(info);
+        break;
+      case "service": {
+        const made = num(r.created_at);
+        if (cid && made !== null && made > (lastServiceOf.get(cid) ?? 0)) lastServiceOf.set(cid, made);
+        if (typeof r.reminder_at === "number" && r.reminder_at < end) reminders.push(info);
+        if (role === "engineer" && r.status === "in_progress" && r.created_by === me) {
+          openServices.push({ kind: "open_service", id: info.id, at: num(r.responded_at) ?? num(r.created_at), late: null, customer: cid });
+        }
+        break;
+      }
+      case "task": {
+        if (r.status !== "open" || r.assignee !== me) break;
+        const due = taskDue(r);
+        const start = num(r.planned_start);
+        if (due === null || start === null || start >= end) break;
+        tasks.push({ kind: "task", id: info.id, at: start, late: daysLate(due, 0, now), customer: cid });
+        break;
+      }
+    }
+  }
+  const out: TodayList = { tasks, customers: [], deals: [], reminders: [], openServices, total: 0, end };
+  for (const c of customers) {
+    const late = customerOverdueDays(d, c.record, dealsOf.get(c.id) ?? [], contactsOf.get(c.id) ?? [], end);
+    if (late === null) continue;
+    let last: number | null = null;
+    for (const [k, r] of contactsOf.get(c.id) ?? []) {
+      const at = contactTime(k, r);
+      if (at !== null && (last === null || at > last)) last = at;
+    }
+    out.customers.push({ kind: "customer", id: c.id, at: last, late, customer: c.id });
+  }
+  // Deals of my customers, or that I opened.
+  const mine = new Set(customers.map((c) => c.id));
+  for (const deal of deals) {
+    const r = deal.record;
+    const cid = typeof r.customer_id === "string" ? b.resolve(r.customer_id) : "";
+    if (!mine.has(cid) && r.created_by !== me) continue;
+    const late = dealOverdueDays(d, r, progressOf.get(deal.id) ?? [], end);
+    if (late !== null) out.deals.push({ kind: "deal", id: deal.id, at: null, late, customer: cid });
+  }
+  // A service reminder is acted on by a later service sheet for the same customer.
+  for (const s of reminders) {
+    const r = s.record;
+    const cid = typeof r.customer_id === "string" ? b.resolve(r.customer_id) : "";
+    if (!mine.has(cid) && r.created_by !== me) continue;
+    const at = r.reminder_at as number;
+    if ((lastServiceOf.get(cid) ?? 0) > at) continue;
+    out.reminders.push({ kind: "reminder", id: s.id, at, late: daysLate(at, 0, now), customer: cid });
+  }
+  tasks.sort((x, y) => (y.late ?? 0) - (x.late ?? 0) || (x.at ?? 0) - (y.at ?? 0));
+  out.customers.sort((x, y) => (y.late ?? 0) - (x.late ?? 0));
+  out.deals.sort((x, y) => (y.late ?? 0) - (x.late ?? 0));
+  out.reminders.sort((x, y) => (x.at ?? 0) - (y.at ?? 0));
+  out.total = tasks.length + out.customers.length + out.deals.length + out.reminders.length + openServices.length;
+  return out;
+}
+
+let cache: { version: number; user: string; minute: number; list: TodayList } | null = null;
+
+/** Today for the signed-in user, recomputed only when a record changed (or each minute). */
+export function today(): TodayList | null {
+  const a = app;
+  const user = a?.api.session?.user;
+  if (!a || !user || !hasDuties()) return null;
+  const now = Date.now();
+  const minute = Math.floor(now / 60_000);
+  if (cache && cache.version === a.briefcase.version && cache.user === user.id && cache.minute === minute) return cache.list;
+  const list = computeToday(a.briefcase, user.id, user.role, now);
+  cache = { version: a.briefcase.version, user: user.id, minute, list };
+  return list;
+}
+
+function customerName(id: string | undefined): string {
+  if (!id) return "";
+  return str(app!.briefcase.infos.get(id)?.record.name);
+}
+
+function enumLabel(kind: string, name: string, v: unknown): string {
+  const o = field(app!.schema, kind, name)?.enum?.find((e) => e.value === v);
+  return o ? label(o) : str(v);
+}
+
+function Late({ n }: { n: number | null }) {
+  return n === null ? null : <span class="badge overdue">{t("overdue", { n })}</span>;
+}
+
+function Row({ item }: { item: TodayItem }) {
+  const a = app!;
+  const r = a.briefcase.infos.get(item.id)?.record ?? {};
+  const cname = customerName(item.customer);
+  let href = "";
+  let title = "";
+  let meta = "";
+  let action: { href: string; label: string } | null = null;
+  switch (item.kind) {
+    case "task":
+      href = `#/edit/${item.id}`;
+      title = str(r.subject);
+      meta = [fmtTime(num(r.planned_start)), enumLabel("task", "task_type", r.task_type), cname].filter(Boolean).join(" · ");
+      action = { href: startHref(item.id, r), label: t("task_start") };
+      break;
+    case "customer":
+      href = `#/c/${item.id}`;
+      title = cname || "—";
+      meta = item.at ? t("last_contact_at", { t: fmtTime(item.at) }) : t("never_contacted");
+      action = { href: `#/new/visit?customer=${item.id}`, label: t("new_visit") };
+      break;
+    case "deal":
+      href = `#/d/${item.id}`;
+      title = str(r.title) || "—";
+      meta = [enumLabel("deal", "deal_class", r.deal_class), cname].filter(Boolean).join(" · ");
+      action = { href: `#/new/progress?customer=${item.customer ?? ""}&deal=${item.id}`, label: t("new_progress") };
+      break;
+    case "reminder":
+      href = `#/edit/${item.id}`;
+      title = str(r.reminder_note) || str(r.subject) || t("service_reminder");
+      meta = [fmtTime(item.at), cname].filter(Boolean).join(" · ");
+      action = item.customer ? { href: `#/new/service?customer=${item.customer}`, label: t("new_service") } : null;
+      break;
+    case "open_service":
+      href = `#/edit/${item.id}`;
+      title = str(r.subject) || enumLabel("service", "service_type", r.service_type) || "—";
+      meta = cname;
+      break;
+  }
+  return (
+    <li class="card today-row" data-kind={item.kind} data-doc={item.id}>
+      <a href={href} class="open">
+        <div class="title">
+          <span class="name">{title}</span>
+          <Late n={item.late} />
+        </div>
+        <div class="meta">{meta}</div>
+      </a>
+      {action && (
+        <a class="button secondary act" href={action.href}>
+          {action.label}
+        </a>
+      )}
+    </li>
+  );
+}
+
+function Section({ id, title, items }: { id: string; title: string; items: TodayItem[] }) {
+  if (!items.length) return null;
+  return (
+    <section class="today-section" id={id} data-count={items.length}>
+      <h2>
+        {title} <span class="badge">{items.length}</span>
+      </h2>
+      <ul class="cards">
+        {items.map((it) => (
+          <Row item={it} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function Today() {
+  const a = app!;
+  const list = today();
+  const date = new Date().toLocaleDateString(getLang() === "zh" ? "zh-CN" : "en-GB", { month: "long", day: "numeric", weekday: "long" });
+  return (
+    <div class="page today" id="today" data-total={list?.total ?? ""}>
+      <div class="today-head">
+        <h1>
+          {t("today")} <span class="muted">{date}</span>
+        </h1>
+        <a class="button primary" href="#/new/task" id="new-task">
+          + {t("new_task")}
+        </a>
+      </div>
+      {!a.briefcase.isLoaded && <div class="banner warn">{t("today_loading")}</div>}
+      {!list ? (
+        <p class="muted">{t("today_no_schema")}</p>
+      ) : list.total === 0 ? (
+        <p class="muted empty" id="today-empty">
+          {t("today_empty")}
+        </p>
+      ) : (
+        <>
+          <Section id="today-tasks" title={t("today_tasks")} items={list.tasks} />
+          <Section id="today-open-services" title={t("today_open_services")} items={list.openServices} />
+          <Section id="today-reminders" title={t("today_reminders")} items={list.reminders} />
+          <Section id="today-customers" title={t("today_customers")} items={list.customers} />
+          <Section id="today-deals" title={t("today_deals")} items={list.deals} />
+        </>
+      )}
+    </div>
+  );
+}
