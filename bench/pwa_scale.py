@@ -150,7 +150,7 @@ def run_one(n: int, cache: Path | None) -> dict[str, Any]:
                 ws.on("framereceived", frame)
 
             page.on("websocket", on_ws)
-            page.goto(server.http + "/app/")
+            page.goto(server.http + "/app/#/customers")
             page.fill("#login", "rep1")
             page.fill("#password", DEMO_PASSWORD)
             t0 = time.perf_counter()
