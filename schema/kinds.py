@@ -73,6 +73,7 @@ class Field:
     writers: frozenset[str] | None = None
     immutable_after_create: bool = False
     immutable_exempt: frozenset[str] = frozenset({"system"})
+    ordered: bool = False  # a list of scalars whose order matters (kept by position)
     default: str | int | float | bool | None = None
     help_zh: str = ""
     help_en: str = ""
@@ -254,6 +255,17 @@ ATTACHMENTS = Field(
         ),
         *GPS_FIELDS,
     ),
+)
+
+
+TRIP_REF = Field(
+    "trip_id",
+    "doc_id",
+    "出差计划",
+    "Trip",
+    ref_kind="trip_plan",
+    help_en="The trip plan this record was part of; the trip report lists it.",
+    help_zh="所属出差计划;出差报告据此列出。",
 )
 
 
@@ -577,6 +589,7 @@ VISIT = Kind(
             help_en="The visit of the same customer before this one.",
             help_zh="同一客户的上一条拜访记录。",
         ),
+        TRIP_REF,
         ATTACHMENTS,
         *COMMON_FIELDS,
     ),
@@ -712,6 +725,7 @@ SERVICE = Kind(
                 Field("serial_no", "string", "序列号", "Serial number", max_length=100),
             ),
         ),
+        TRIP_REF,
         ATTACHMENTS,
         *COMMON_FIELDS,
     ),
@@ -1108,6 +1122,7 @@ TASK = Kind(
               help_en="The visit, progress record or service sheet that did it.",
               help_zh="完成该日程的拜访记录、进展记录或服务单。"),
         Field("notes", "string", "备注", "Notes", y_type="text", max_length=2000),
+        TRIP_REF,
         *COMMON_FIELDS,
     ),
     rules=(
@@ -1127,7 +1142,326 @@ TASK = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMER, VISIT, SERVICE, DEAL, PROGRESS, TASK)}
+# --- approvals (审批, seed 004 §3.2) --------------------------------------------------------
+
+APPROVAL_STATUS = (
+    _e("draft", "草稿", "Draft"),
+    _e("submitted", "审批中", "Submitted"),
+    _e("approved", "已通过", "Approved"),
+    _e("rejected", "已拒绝", "Rejected"),
+    _e("returned", "已退回", "Returned"),
+    _e("withdrawn", "已撤销", "Withdrawn"),
+)
+# What a device may set; the rest are decisions, made by the server (server.approvals).
+AUTHOR_STATUSES = ("draft", "submitted", "withdrawn")
+APPROVAL_ACTION = (
+    _e("submit", "提交", "Submitted"),
+    _e("open", "查看", "Opened"),
+    _e("approve", "通过", "Approved"),
+    _e("reject", "拒绝", "Rejected"),
+    _e("return", "退回", "Returned"),
+    _e("withdraw", "撤销", "Withdrawn"),
+)
+
+APPROVAL_FIELDS: tuple[Field, ...] = (
+    Field(
+        "approval_status",
+        "string",
+        "审批状态",
+        "Approval status",
+        enum=APPROVAL_STATUS,
+        default="draft",
+        help_en="The author sets submitted (from draft, returned or withdrawn) and withdrawn "
+        "(until the approver opens it); approved, rejected and returned are decisions, set "
+        "by the server.",
+        help_zh="作者可设为审批中(从草稿、已退回或已撤销)和已撤销(审批人查看之前);"
+        "已通过、已拒绝、已退回是审批决定,由服务器设置。",
+    ),
+    Field(
+        "approvers",
+        "user_id",
+        "审批人",
+        "Approvers",
+        y_type="array",
+        table="rec_approver",
+        ordered=True,
+        max_items=10,
+        max_length=64,
+        server_only=True,
+        help_en="Set by the server at submit: the author's manager, then (an expense above "
+        "the admin's threshold) the manager's manager.",
+        help_zh="提交时由服务器设置:作者的上级;费用超过管理员设定的金额时,再加上级的上级。",
+    ),
+    Field(
+        "approval_step",
+        "integer",
+        "当前审批步骤",
+        "Approval step",
+        min_value=0,
+        max_value=10,
+        server_only=True,
+        help_en="Index of the current approver in approvers.",
+        help_zh="当前审批人在审批人列表中的位置。",
+    ),
+    Field(
+        "opened_at",
+        "timestamp",
+        "审批人查看时间",
+        "Opened at",
+        min_value=MIN_TIMESTAMP,
+        max_value=MAX_TIMESTAMP,
+        server_only=True,
+        help_en="When the current approver first opened it; the author cannot withdraw after.",
+        help_zh="当前审批人首次查看的时间;此后作者不能撤销。",
+    ),
+    Field(
+        "approval_log",
+        "list",
+        "流程信息",
+        "Approval history",
+        y_type="array",
+        table="rec_approval_step",
+        max_items=500,
+        server_only=True,
+        help_en="Every step of the flow, written by the server.",
+        help_zh="审批流程的每一步,由服务器记录。",
+        items=(
+            Field("action", "string", "操作", "Action", required="always",
+                  enum=APPROVAL_ACTION),
+            Field("by", "user_id", "操作人", "By", required="always", max_length=64),
+            Field("at", "timestamp", "时间", "At", required="always",
+                  min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP),
+            Field("comment", "string", "意见", "Comment", max_length=2000),
+            Field("device", "string", "设备", "Device", max_length=200),
+        ),
+    ),
+)
+
+APPROVAL_RULES: tuple[Rule, ...] = (
+    Rule("approval.status_by_server", ("approval_status",),
+         "Approved, rejected and returned are set by the server (a decision), never by a "
+         "device.", "已通过、已拒绝、已退回由服务器(审批决定)设置,设备不能设置。"),
+    Rule("approval.transition", ("approval_status", "submitted_at"),
+         "Only the author submits (from draft, returned or withdrawn, with submitted_at set) "
+         "or withdraws (a submitted record).",
+         "只有作者可以提交(从草稿、已退回或已撤销,并填写提交时间)或撤销(审批中的记录)。"),
+    Rule("approval.pending_locked", ("approval_status",),
+         "A record waiting for approval is not changed, except to withdraw it.",
+         "审批中的记录不能修改,只能撤销。"),
+    Rule("approval.opened", ("approval_status", "opened_at"),
+         "The author withdraws only until an approver has opened the record.",
+         "审批人查看后作者不能再撤销。"),
+    Rule("approval.approved_immutable", ("approval_status",),
+         "An approved record is changed by an admin only.", "已通过的记录只有管理员可以修改。"),
+    Rule("approval.rejected_final", ("approval_status",),
+         "A rejected record is final.", "已拒绝的记录不能再修改。"),
+)
+
+
+def _subject(help_en: str, help_zh: str) -> Field:
+    return Field("subject", "string", "主题", "Subject", required="always", min_length=1,
+                 max_length=200, help_en=help_en, help_zh=help_zh)
+
+
+def _text(name: str, zh: str, en: str, required: Required = "on_submit") -> Field:
+    return Field(name, "string", zh, en, y_type="text", required=required, max_length=5000)
+
+
+# --- trip plan 出差计划 (000 §2.1) -----------------------------------------------------------
+
+TRIP_PLAN = Kind(
+    name="trip_plan",
+    label_zh="出差计划",
+    label_en="Trip plan",
+    table="rec_trip_plan",
+    whose=Whose(author=True),  # its author's; their managers (the approvers) see it too
+    description_en="A business trip planned: region, dates, the customers to visit and why, "
+    "budget; approved by the author's manager. Its stops become planned tasks at submit.",
+    description_zh="出差计划:地区、日期、拜访的客户及目的、预算;由上级审批。"
+    "提交时每个拜访客户生成一条计划日程。",
+    fields=(
+        _subject('"YYYY年M月D日-<地区>-出差计划—<姓名>", the date of the start; filled by the '
+                 "phone.", "“YYYY年M月D日-地区-出差计划—姓名”,日期为出发日期;手机自动填写。"),
+        Field("region", "string", "地区", "Region", required="always", min_length=1,
+              max_length=50),
+        Field("start_date", "date", "出发日期", "Start date", required="always"),
+        Field("end_date", "date", "返回日期", "End date", required="always"),
+        Field(
+            "stops",
+            "list",
+            "拜访客户",
+            "Customers to visit",
+            y_type="array",
+            table="rec_trip_stop",
+            max_items=100,
+            items=(
+                Field("customer_id", "doc_id", "客户", "Customer", required="always",
+                      ref_kind="customer"),
+                Field("purpose", "string", "目的", "Purpose", required="always", min_length=1,
+                      max_length=500),
+            ),
+        ),
+        Field("budget_fen", "integer", "预算(分)", "Budget (fen)", min_value=0,
+              max_value=1_000_000_000, help_en="Yuan × 100, exactly.", help_zh="元 × 100,整数。"),
+        Field("notes", "string", "备注", "Notes", y_type="text", max_length=5000),
+        *APPROVAL_FIELDS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule("trip_plan.subject", ("subject", "start_date", "region"),
+             'The subject is "YYYY年M月D日-<region>-出差计划—<name>" for the start date.',
+             "主题为按出发日期和地区生成的“YYYY年M月D日-地区-出差计划—姓名”。"),
+        Rule("time_order", ("start_date", "end_date"), "The end is not before the start.",
+             "返回日期不能早于出发日期。"),
+        *APPROVAL_RULES,
+    ),
+)
+
+# --- trip report 出差报告 (000 §2.2) ---------------------------------------------------------
+
+TRIP_REPORT = Kind(
+    name="trip_report",
+    label_zh="出差报告",
+    label_en="Trip report",
+    table="rec_trip_report",
+    whose=Whose(author=True),
+    description_en="What a trip achieved; its visits, service sheets and expenses are those "
+    "whose trip is its plan (listed, never copied).",
+    description_zh="出差的结果;其拜访、服务单和费用为关联到该出差计划的记录(列出,不复制)。",
+    fields=(
+        _subject('"出差报告+<姓名>".', "“出差报告+姓名”。"),
+        Field("plan_id", "doc_id", "出差计划", "Trip plan", required="always",
+              ref_kind="trip_plan"),
+        Field("started_at", "timestamp", "行动开始", "Started at", required="on_submit",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP,
+              help_en="When the trip really started.", help_zh="实际出发时间。"),
+        Field("ended_at", "timestamp", "行动结束", "Ended at", required="on_submit",
+              min_value=MIN_TIMESTAMP, max_value=MAX_TIMESTAMP,
+              help_en="When the trip really ended.", help_zh="实际返回时间。"),
+        _text("purpose", "目的", "Purpose"),
+        _text("result", "结果", "Result"),
+        _text("next_step", "下一步计划", "Next step"),
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule("trip_report.subject", ("subject",), 'The subject is "出差报告+<name>".',
+             "主题为“出差报告+姓名”。"),
+        Rule("time_order", ("started_at", "ended_at"), "The end is not before the start.",
+             "结束时间不能早于开始时间。"),
+    ),
+)
+
+# --- expense 费用 (000 §6.1) ------------------------------------------------------------------
+
+EXPENSE_TYPE = (
+    _e("transport", "交通费", "Transport"),
+    _e("lodging", "住宿费", "Lodging"),
+    _e("meals", "餐饮费", "Meals"),
+    _e("entertainment", "招待费", "Entertainment"),
+    _e("communication", "通讯费", "Communication"),
+    _e("office", "办公费", "Office"),
+    _e("other", "其他", "Other", "没有合适的类型时选择", "When no other type fits"),
+)
+MAX_EXPENSE_FEN = 10_000_000  # ¥100,000 in one expense
+
+
+def expense_type_word(value: str) -> str | None:
+    """The type as the subject reads it: the label without its trailing 费 (交通费 → 交通,
+    其他 → 其他), so that "<word>费用" reads right."""
+    for e in EXPENSE_TYPE:
+        if e.value == value:
+            return e.label_zh.removesuffix("费")
+    return None
+
+
+EXPENSE = Kind(
+    name="expense",
+    label_zh="费用",
+    label_en="Expense",
+    table="rec_expense",
+    whose=Whose(author=True, via=("customer_id",)),
+    parents=("customer",),
+    description_en="One expense, in integer fen, tied to the CRM records of the work it served "
+    "(应用管理制度 §三.4); receipts as attachments; approved by the manager (and theirs above "
+    "the admin's threshold).",
+    description_zh="一笔费用,金额以分为单位;关联其服务的客户、拜访、跟单或出差(应用管理制度 §三.4);"
+    "票据作为附件;由上级审批(超过管理员设定金额时再由上级的上级审批)。",
+    fields=(
+        _subject('"YYYY年MM月DD日<类型>费用—<姓名>", zero padded, the type without its '
+                 "trailing 费 (交通费 → 交通费用).",
+                 "“YYYY年MM月DD日XX费用—姓名”,月日补零,类型去掉末尾的“费”(交通费 → 交通费用)。"),
+        Field("expense_date", "date", "费用日期", "Date", required="always",
+              help_en="Not after today (China Standard Time).", help_zh="不能晚于今天(北京时间)。"),
+        Field("expense_type", "string", "费用类型", "Type", required="always",
+              enum=EXPENSE_TYPE),
+        Field("amount_fen", "integer", "金额(分)", "Amount (fen)", required="always",
+              min_value=1, max_value=MAX_EXPENSE_FEN,
+              help_en="Yuan × 100, exactly: ¥0.01 to ¥100,000.",
+              help_zh="元 × 100,整数:0.01 元至 100,000 元。"),
+        Field("description", "string", "描述", "Description", y_type="text", max_length=5000),
+        TRIP_REF,
+        _link("visit_id", "visit", "拜访记录", "Visit"),
+        Field("customer_id", "doc_id", "客户", "Customer", ref_kind="customer"),
+        _link("deal_id", "deal", "跟单", "Deal"),
+        ATTACHMENTS,
+        *APPROVAL_FIELDS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule("expense.subject", ("subject", "expense_date", "expense_type"),
+             'The subject is "YYYY年MM月DD日<type>费用—<name>" for the date and type.',
+             "主题为按日期和类型生成的“YYYY年MM月DD日XX费用—姓名”。"),
+        Rule("expense.future_date", ("expense_date",), "The date is not after today.",
+             "费用日期不能晚于今天。"),
+        *APPROVAL_RULES,
+    ),
+)
+
+# --- work report 工作报告 (000 §1.1) ----------------------------------------------------------
+
+REPORT_PERIOD = (
+    _e("week", "周报", "Weekly report"),
+    _e("month", "月报", "Monthly report"),
+)
+
+WORK_REPORT = Kind(
+    name="work_report",
+    label_zh="工作报告",
+    label_en="Work report",
+    table="rec_work_report",
+    whose=Whose(author=True),
+    description_en="A weekly or monthly report to the author's manager; the phone pre-fills a "
+    "draft from the period's records, the text is the rep's.",
+    description_zh="交给上级的周报或月报;手机按该期间的记录预填草稿,内容由作者编写。",
+    fields=(
+        Field("period", "string", "报告类型", "Period", required="always", enum=REPORT_PERIOD),
+        Field("period_start", "date", "期间开始", "Period start", required="always",
+              help_en="A Monday for a week, the 1st for a month.",
+              help_zh="周报为周一,月报为当月 1 日。"),
+        _subject('"YYYY年第W周工作周报—<姓名>" (ISO week) or "YYYY年M月工作月报—<姓名>".',
+                 "“YYYY年第W周工作周报—姓名”(ISO 周)或“YYYY年M月工作月报—姓名”。"),
+        Field("addressed_to", "user_id", "呈报", "Addressed to", max_length=64,
+              help_en="The author's manager; set by the server at submit.",
+              help_zh="作者的上级;提交时由服务器确定。"),
+        _text("body", "内容", "Report"),
+        ATTACHMENTS,
+        *APPROVAL_FIELDS,
+        *COMMON_FIELDS,
+    ),
+    rules=(
+        Rule("work_report.period_start", ("period", "period_start"),
+             "A week starts on a Monday, a month on the 1st.", "周报从周一开始,月报从 1 日开始。"),
+        Rule("work_report.subject", ("subject", "period", "period_start"),
+             'The subject is "YYYY年第W周工作周报—<name>" or "YYYY年M月工作月报—<name>".',
+             "主题为“YYYY年第W周工作周报—姓名”或“YYYY年M月工作月报—姓名”。"),
+        *APPROVAL_RULES,
+    ),
+)
+
+APPROVAL_KINDS = frozenset({"trip_plan", "expense", "work_report"})
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    CUSTOMER, VISIT, SERVICE, DEAL, PROGRESS, TASK, TRIP_PLAN, TRIP_REPORT, EXPENSE, WORK_REPORT)}
 
 
 def get_kind(name: str) -> Kind:

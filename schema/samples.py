@@ -193,6 +193,83 @@ def task(**over: Any) -> dict[str, Any]:
     return rec
 
 
+TRIP_PLAN_ID = "trip_plan:00000000-0000-4000-8000-000000000004"
+NAME = "王小明"  # the author's display name, as subjects carry it
+
+
+def trip_plan(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "subject": f"2024年3月11日-华北-出差计划—{NAME}",
+        "region": "华北",
+        "start_date": "2024-03-11",
+        "end_date": "2024-03-13",
+        "stops": [{"customer_id": CUSTOMER_ID, "purpose": "演示高速扫描仪"}],
+        "budget_fen": 300_000,
+        "notes": "与工程师同行",
+        "approval_status": "submitted",
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
+def trip_report(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "subject": f"出差报告+{NAME}",
+        "plan_id": TRIP_PLAN_ID,
+        "started_at": T0 + 86_400_000,
+        "ended_at": T0 + 3 * 86_400_000,
+        "purpose": "拜访华北区重点客户",
+        "result": "两家客户确认采购意向",
+        "next_step": "下周发送报价",
+        "created_at": T0 + 3 * 86_400_000,
+        "created_by": USER,
+        "submitted_at": T0 + 3 * 86_400_000 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
+def expense(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "subject": f"2024年03月11日交通费用—{NAME}",
+        "expense_date": "2024-03-11",
+        "expense_type": "transport",
+        "amount_fen": 55_350,
+        "description": "北京—天津高铁往返",
+        "trip_id": TRIP_PLAN_ID,
+        "visit_id": VISIT_ID,
+        "customer_id": CUSTOMER_ID,
+        "deal_id": DEAL_ID,
+        "attachments": [attachment(category="other", caption="车票")],
+        "approval_status": "submitted",
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
+def work_report(**over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "period": "week",
+        "period_start": "2024-03-11",
+        "subject": f"2024年第11周工作周报—{NAME}",
+        "addressed_to": "u-manager-1",
+        "body": "本周拜访客户三家,完成服务单两张。",
+        "attachments": [attachment(category="other", media_type="application/pdf")],
+        "approval_status": "submitted",
+        "created_at": T0,
+        "created_by": USER,
+        "submitted_at": T0 + 1000,
+    }
+    rec.update(over)
+    return rec
+
+
 SAMPLES: dict[str, Callable[..., dict[str, Any]]] = {
     "customer": customer,
     "visit": visit,
@@ -200,4 +277,8 @@ SAMPLES: dict[str, Callable[..., dict[str, Any]]] = {
     "deal": deal,
     "progress": progress,
     "task": task,
+    "trip_plan": trip_plan,
+    "trip_report": trip_report,
+    "expense": expense,
+    "work_report": work_report,
 }

@@ -41,7 +41,8 @@ metadata = MetaData()
 
 # Columns worth an index: the filters of the read API and the visibility queries.
 _INDEXED = {"customer_id", "deal_id", "owner", "created_by", "code", "status", "created_at",
-            "assignee", "planned_start"}
+            "assignee", "planned_start", "trip_id", "approval_status", "expense_date",
+            "period_start", "plan_id"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,15 @@ def _child_table(f: Field) -> Table:
     assert f.table is not None
     if f.table in metadata.tables:
         return metadata.tables[f.table]
+    if not f.items and f.ordered:
+        return Table(
+            f.table,
+            metadata,
+            Column("doc_id", String(), nullable=False),
+            Column("position", Integer(), nullable=False),
+            Column("user_id", String(), nullable=False, index=True),
+            PrimaryKeyConstraint("doc_id", "position"),
+        )
     if not f.items:
         return Table(
             f.table,
@@ -144,6 +154,13 @@ rec_service = KIND_TABLES["service"]
 rec_deal = KIND_TABLES["deal"]
 rec_progress = KIND_TABLES["progress"]
 rec_task = KIND_TABLES["task"]
+rec_trip_plan = KIND_TABLES["trip_plan"]
+rec_trip_report = KIND_TABLES["trip_report"]
+rec_expense = KIND_TABLES["expense"]
+rec_work_report = KIND_TABLES["work_report"]
+rec_approver = metadata.tables["rec_approver"]
+rec_approval_step = metadata.tables["rec_approval_step"]
+rec_trip_stop = metadata.tables["rec_trip_stop"]
 rec_customer_contact = metadata.tables["rec_customer_contact"]
 rec_customer_share = metadata.tables["rec_customer_share"]
 rec_service_product = metadata.tables["rec_service_product"]
@@ -216,6 +233,10 @@ def projection_rows(
         items = record.get(f.name)
         items = items if isinstance(items, list) else []
         child: list[dict[str, Any]] = rows.setdefault(f.table, [])
+        if not f.items and f.ordered:
+            for position, user_id in enumerate(i for i in items if isinstance(i, str)):
+                child.append({"doc_id": doc_id, "position": position, "user_id": user_id})
+            continue
         if not f.items:
             for user_id in sorted({i for i in items if isinstance(i, str)}):
                 child.append({"doc_id": doc_id, "user_id": user_id})

@@ -7,6 +7,7 @@ loads the records a change refers to (`related_ids`) and passes them in as `rela
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,16 @@ from pycrdt import Doc
 
 from schema.derive import expected_subject, filled, is_no_answer, stage_probability
 from schema.formats import FORMATS, is_date
-from schema.kinds import CLASS_STAGES, ROLES, Field, Kind, get_kind
+from schema.kinds import (
+    APPROVAL_KINDS,
+    AUTHOR_STATUSES,
+    CLASS_STAGES,
+    ROLES,
+    Field,
+    Kind,
+    expense_type_word,
+    get_kind,
+)
 from schema.violations import Violation
 from schema.ydoc import read_record
 from sync.protocol import DOC_ID_RE  # the wire format names docs; the schema checks them
@@ -426,16 +436,7 @@ def _deal(
             )
     if submitted:
         deal_class = rec.get("deal_class")
-        allowed = CLASS_STAGES.get(deal_class) if isinstance(deal_class, str) else None
-        if allowed is not None and isinstance(stage, int) and stage not in allowed:
-            span = f"{allowed[0]}-{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
-            yield _rule(
-                kind,
-                "deal.class_stage",
-                "stage",
-                f"a {deal_class} deal is at stage {span}, not {stage}",
-                f"该跟单主分类的阶段应为 {span},不是 {stage}",
-            )
+        yield from _class_stage(kind, "deal.class_stage", deal_class, stage)
         if deal_class == "lost" and not filled(rec.get("lost_reason")):
             yield _rule(
                 kind,
@@ -444,6 +445,15 @@ def _deal(
                 "a lost deal needs the reason",
                 "放弃或丢单须写明原因",
             )
+
+
+def _class_stage(kind: Kind, rule: str, deal_class: Any, stage: Any) -> Iterator[Violation]:
+    """000 §4.1.3: each deal class allows only some stages."""
+    allowed = CLASS_STAGES.get(deal_class) if isinstance(deal_class, str) else None
+    if allowed is not None and isinstance(stage, int) and stage not in allowed:
+        span = f"{allowed[0]}-{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+        yield _rule(kind, rule, "stage", f"a {deal_class} deal is at stage {span}, not {stage}",
+                    f"该跟单主分类的阶段应为 {span},不是 {stage}")
 
 
 def _progress(
@@ -462,18 +472,10 @@ def _progress(
     if submitted:
         yield from _no_answer(kind, rec, "detail")
         stage = rec.get("stage")
+        if stage not in kind.field("stage").enum_values or isinstance(stage, bool):
+            stage = None  # already refused as "enum"
         deal_class = rec.get("deal_class") or (deal.get("deal_class") if deal else None)
-        allowed = CLASS_STAGES.get(deal_class) if isinstance(deal_class, str) else None
-        if allowed is not None and isinstance(stage, int) and not isinstance(stage, bool) \
-                and stage in kind.field("stage").enum_values and stage not in allowed:
-            span = f"{allowed[0]}-{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
-            yield _rule(
-                kind,
-                "progress.class_stage",
-                "stage",
-                f"a {deal_class} deal is at stage {span}, not {stage}",
-                f"该跟单主分类的阶段应为 {span},不是 {stage}",
-            )
+        yield from _class_stage(kind, "progress.class_stage", deal_class, stage)
 
 
 def _task(
@@ -493,6 +495,172 @@ def _task(
                     "a done task needs its completion time", "完成的日程须填写完成时间")
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def china_today() -> dt.date:
+    """Today's calendar day in China, which dates every record."""
+    return dt.datetime.now(CHINA).date()
+
+
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) and is_date(value) else None
+
+
+def _named_subject(
+    kind: Kind, rec: Mapping[str, Any], rule: str, prefix: str | None
+) -> Iterator[Violation]:
+    """`subject` must be `prefix` followed by a name (the author's display name, which the
+    phone knows and the schema does not). No prefix: the fields it is made of are not valid
+    yet, and are refused by their own rules."""
+    subject = rec.get("subject")
+    if prefix is None or not isinstance(subject, str) or not subject.strip():
+        return
+    if not subject.startswith(prefix) or not subject[len(prefix):].strip():
+        yield _rule(kind, rule, "subject", f"must be {prefix + '<name>'!r}, not {subject!r}",
+                    f"应为 {prefix + '<姓名>'!r},实际为 {subject!r}")
+
+
+def _day_order(kind: Kind, rec: Mapping[str, Any], first: str, second: str) -> Iterator[Violation]:
+    a, b = _day(rec.get(first)), _day(rec.get(second))
+    if a is not None and b is not None and b < a:
+        fa = kind.field(first)
+        yield _rule(kind, "time_order", second, f"is before {fa.label_en}", f"早于{fa.label_zh}")
+
+
+def trip_plan_subject_prefix(rec: Mapping[str, Any]) -> str | None:
+    """"YYYY年M月D日-<region>-出差计划—", without zero padding (000 §2.1)."""
+    day, region = _day(rec.get("start_date")), rec.get("region")
+    if day is None or not isinstance(region, str) or not region.strip():
+        return None
+    return f"{day.year}年{day.month}月{day.day}日-{region}-出差计划—"
+
+
+def expense_subject_prefix(rec: Mapping[str, Any]) -> str | None:
+    """"YYYY年MM月DD日<type>费用—", zero padded (000 §6.1)."""
+    day = _day(rec.get("expense_date"))
+    word = expense_type_word(t) if isinstance(t := rec.get("expense_type"), str) else None
+    if day is None or word is None:
+        return None
+    return f"{day.year:04d}年{day.month:02d}月{day.day:02d}日{word}费用—"
+
+
+def work_report_subject_prefix(rec: Mapping[str, Any]) -> str | None:
+    """"YYYY年第W周工作周报—" (the ISO week and its year) or "YYYY年M月工作月报—" (000 §1.1)."""
+    day, period = _day(rec.get("period_start")), rec.get("period")
+    if day is None:
+        return None
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}年第{week}周工作周报—"
+    if period == "month":
+        return f"{day.year}年{day.month}月工作月报—"
+    return None
+
+
+def _trip_plan(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    yield from _named_subject(kind, rec, "trip_plan.subject", trip_plan_subject_prefix(rec))
+    yield from _day_order(kind, rec, "start_date", "end_date")
+
+
+def _trip_report(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    yield from _named_subject(kind, rec, "trip_report.subject", "出差报告+")
+    yield from _time_order(kind, rec, "started_at", "ended_at")
+
+
+def _expense(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    yield from _named_subject(kind, rec, "expense.subject", expense_subject_prefix(rec))
+    day, today = _day(rec.get("expense_date")), china_today()
+    if day is not None and day > today:
+        yield _rule(kind, "expense.future_date", "expense_date",
+                    f"{day.isoformat()} is after today ({today.isoformat()})",
+                    f"{day.isoformat()} 晚于今天({today.isoformat()})")
+
+
+def _work_report(
+    kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
+) -> Iterator[Violation]:
+    day, period = _day(rec.get("period_start")), rec.get("period")
+    if day is not None and period == "week" and day.weekday() != 0:
+        yield _rule(kind, "work_report.period_start", "period_start",
+                    f"a week starts on a Monday; {day.isoformat()} is not one",
+                    f"周报须从周一开始;{day.isoformat()} 不是周一")
+    elif day is not None and period == "month" and day.day != 1:
+        yield _rule(kind, "work_report.period_start", "period_start",
+                    f"a month starts on the 1st, not {day.isoformat()}",
+                    f"月报须从 1 日开始,不是 {day.isoformat()}")
+    else:
+        yield from _named_subject(kind, rec, "work_report.subject",
+                                  work_report_subject_prefix(rec))
+
+
+def _approval(
+    kind: Kind, before: Mapping[str, Any] | None, after: Mapping[str, Any], actor: Actor
+) -> Iterator[Violation]:
+    """The approval flow's rules for a device's change (the server's decisions are made in
+    `server.approvals`, as the system, which these rules do not bind)."""
+    if actor.role == "system":
+        return
+    old = (before.get("approval_status") if before is not None else None) or "draft"
+    new = after.get("approval_status") or "draft"
+    changed = before is not None and dict(before) != dict(after)
+
+    def v(rule: str, en: str, zh: str) -> Violation:
+        return _rule(kind, rule, "approval_status", en, zh)
+
+    if old == "rejected" and changed:
+        yield v("approval.rejected_final", "the record was rejected: it is final",
+                "该记录已被拒绝,不能再修改")
+        return
+    if old == "approved" and changed and actor.role != "admin":
+        yield v("approval.approved_immutable",
+                "the record was approved: only an admin may change it",
+                "该记录已审批通过,只有管理员可以修改")
+        return
+    if new != old and new not in AUTHOR_STATUSES:
+        yield v("approval.status_by_server",
+                f"{new!r} is a decision, made by the approver through the server",
+                f"“{new}”是审批决定,只能由审批人通过服务器做出")
+        return
+    author = after.get("created_by")
+    if old == "submitted" and actor.role != "admin":
+        if new == "withdrawn" and before is not None and before.get("opened_at") is not None:
+            yield v("approval.opened", "the approver has opened it: it can no longer be "
+                    "withdrawn", "审批人已查看,不能再撤销")
+        elif new == "withdrawn" and actor.user_id != author:
+            yield v("approval.transition", "only the author withdraws it", "只有作者可以撤销")
+        elif new == "withdrawn":
+            unchanged = {k: x for k, x in after.items() if k != "approval_status"}
+            was = {k: x for k, x in (before or {}).items() if k != "approval_status"}
+            if unchanged != was:
+                yield v("approval.pending_locked", "withdraw it without other changes, then "
+                        "edit it", "请先撤销(不做其他修改),再修改")
+        elif changed:
+            yield v("approval.pending_locked", "it is waiting for approval: withdraw it "
+                    "before changing it", "审批中的记录不能修改,请先撤销")
+        return
+    if new == old:
+        return
+    if new == "submitted":
+        if actor.user_id != author and actor.role != "admin":
+            yield v("approval.transition", "only the author submits it", "只有作者可以提交")
+        elif after.get("submitted_at") is None:
+            yield v("approval.transition", "submitting for approval needs submitted_at",
+                    "提交审批须同时填写提交时间")
+    elif new == "withdrawn":
+        yield v("approval.transition", f"only a submitted record is withdrawn, not a {old} one",
+                f"只有审批中的记录可以撤销,当前为“{old}”")
+    elif new == "draft":
+        yield v("approval.transition", f"a {old} record does not go back to draft",
+                f"“{old}”的记录不能改回草稿")
+
+
 def _none(
     kind: Kind, rec: Mapping[str, Any], related: Mapping[str, Mapping[str, Any]], submitted: bool
 ) -> Iterator[Violation]:
@@ -506,6 +674,10 @@ _KIND_RULES: dict[str, KindRule] = {
     "deal": _deal,
     "progress": _progress,
     "task": _task,
+    "trip_plan": _trip_plan,
+    "trip_report": _trip_report,
+    "expense": _expense,
+    "work_report": _work_report,
 }
 
 
@@ -541,6 +713,8 @@ def validate(
     out = list(_check_fields(k, k.fields, after, "", submitted))
     out.extend(_check_rights(k, before, after, actor))
     out.extend(_KIND_RULES[k.name](k, after, related, submitted))
+    if k.name in APPROVAL_KINDS:
+        out.extend(_approval(k, before, after, actor))
     return out
 
 

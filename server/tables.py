@@ -130,3 +130,26 @@ merges = Table(
     Column("undone_by", String(64), nullable=True),
     Index("ix_merges_at", "at"),
 )
+
+# Settings an admin changes at run time (the expense amount that needs a second approver).
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(64), nullable=True),
+)
+
+# One row per decided step of an approval round: the key refuses a second decision of the
+# same step, whichever server instance takes it (server.approvals).
+approval_claims = Table(
+    "approval_claims",
+    metadata,
+    Column("doc_id", String(80), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+)

@@ -30,6 +30,10 @@ def test_schema_json_lists_every_kind_and_field() -> None:
         "deal",
         "progress",
         "task",
+        "trip_plan",
+        "trip_report",
+        "expense",
+        "work_report",
     ]
     for kj in data["kinds"]:
         kind = KINDS[kj["name"]]

@@ -51,7 +51,8 @@ async def test_schema_is_published(live_server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         body = (await http.get("/api/schema")).json()
     kinds = {k["name"] for k in body["kinds"]}
-    assert kinds == {"customer", "visit", "service", "deal", "progress", "task"}
+    assert kinds == {"customer", "visit", "service", "deal", "progress", "task", "trip_plan",
+                     "trip_report", "expense", "work_report"}
 
 
 async def test_new_customer_gets_code_and_owner_from_the_server(live_server: LiveServer) -> None:
