@@ -13,8 +13,10 @@ import { noteOpened } from "./picker";
 import { Banners, SyncBar, SyncPage } from "./syncbar";
 import { Reminders } from "../reminders";
 import { completeTask, ReminderBanner } from "./tasks";
-import { Today, today } from "./today";
+import { computeToday, Today, today } from "./today";
 import { Toast } from "./toast";
+import { Work } from "./work";
+import { w } from "../workstrings";
 
 let reminders: Reminders | null = null;
 
@@ -23,7 +25,8 @@ function useReminders(): Reminders {
   const a = app!;
   if (!reminders) {
     reminders = new Reminders(a, (id) => completeTask(id, null));
-    (globalThis as unknown as { waiqin: { reminders?: Reminders } }).waiqin.reminders = reminders;
+    // For tests, benches and the console, beside the services (state.ts).
+    Object.assign((globalThis as unknown as { waiqin: object }).waiqin, { reminders, computeToday });
   }
   const r = reminders;
   useEffect(() => {
@@ -109,6 +112,7 @@ function Screen({ hash }: { hash: string }) {
   }
   if (parts[0] === "new" && parts[1]) return <Editor key={hash} docId={null} kindName={parts[1]} query={query} />;
   if (parts[0] === "sync") return <SyncPage />;
+  if (parts[0] === "work" || parts[0] === "approvals") return <Work parts={parts} query={query} />;
   if (parts[0] === "customers") return <CustomerList />;
   if (parts[0] === "reminder" && parts[1] && parts[2]) {
     // A notification's button tapped with no window open (sw.ts): do it, then show Today.
@@ -169,6 +173,9 @@ export function Shell() {
           {t("app")}
         </a>
         <span class="user">{user?.name ?? ""}</span>
+        <a href="#/work" class="link" id="nav-work">
+          {w("work")}
+        </a>
         <button
           class="link"
           id="lang-switch"

@@ -144,7 +144,7 @@ function GpsCheckin({ values, set }: { values: Values; set: (patch: Values) => v
   );
 }
 
-function Photos({ docId, items, onChange, category, gps }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category?: string; gps?: GpsFix }) {
+export function Photos({ docId, items, onChange, category, gps }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category?: string; gps?: GpsFix }) {
   const a = app!;
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState("");

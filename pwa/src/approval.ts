@@ -1,0 +1,102 @@
+// The approval flow as the phone sees it (seed 004 §3.2; issue 16's contract): which edits
+// the author may make in which state, the refusals named like the server's rules, and the
+// decision API a manager calls online.
+import type { Api } from "./api";
+
+export type Status = "draft" | "submitted" | "approved" | "rejected" | "returned" | "withdrawn";
+
+export const APPROVAL_KINDS = new Set(["trip_plan", "expense", "work_report"]);
+
+export interface Refusal {
+  rule: string;
+  zh: string;
+  en: string;
+}
+
+export interface LogStep {
+  action: string;
+  by: string;
+  at: number;
+  comment: string;
+  device: string;
+}
+
+export function status(rec: Record<string, unknown>): Status {
+  const s = rec.approval_status;
+  return typeof s === "string" && s ? (s as Status) : "draft";
+}
+
+/** Why the author may not edit the record now (null: they may). Admins are exempt. */
+export function editRefusal(rec: Record<string, unknown>, role: string): Refusal | null {
+  if (role === "admin") return null;
+  switch (status(rec)) {
+    case "submitted":
+      return { rule: "approval.pending_locked", zh: "审批中的记录不能修改;可先撤销(审批人打开前)", en: "A record under approval cannot be changed; withdraw it first (before the approver opens it)" };
+    case "approved":
+      return { rule: "approval.approved_immutable", zh: "已通过审批的记录不能修改", en: "An approved record cannot be changed" };
+    case "rejected":
+      return { rule: "approval.rejected_final", zh: "已拒绝的记录不能再修改", en: "A rejected record cannot be changed" };
+    default:
+      return null;
+  }
+}
+
+/** The author may submit from draft, returned or withdrawn. */
+export function canSubmit(rec: Record<string, unknown>): boolean {
+  return ["draft", "returned", "withdrawn"].includes(status(rec));
+}
+
+/** The author may withdraw until the current approver has opened it. */
+export function canWithdraw(rec: Record<string, unknown>): boolean {
+  return status(rec) === "submitted" && typeof rec.opened_at !== "number";
+}
+
+export function log(rec: Record<string, unknown>): LogStep[] {
+  const items = Array.isArray(rec.approval_log) ? (rec.approval_log as Array<Record<string, unknown>>) : [];
+  return items.map((s) => ({
+    action: typeof s.action === "string" ? s.action : "",
+    by: typeof s.by === "string" ? s.by : "",
+    at: typeof s.at === "number" ? s.at : 0,
+    comment: typeof s.comment === "string" ? s.comment : "",
+    device: typeof s.device === "string" ? s.device : "",
+  }));
+}
+
+/** The comment of the latest return, shown on a returned record. */
+export function returnComment(rec: Record<string, unknown>): string {
+  const back = log(rec).filter((s) => s.action === "return");
+  return back.length ? back[back.length - 1].comment : "";
+}
+
+/** The user whose decision the record waits for, or null. */
+export function currentApprover(rec: Record<string, unknown>): string | null {
+  if (status(rec) !== "submitted") return null;
+  const list = Array.isArray(rec.approvers) ? (rec.approvers as unknown[]) : [];
+  const step = typeof rec.approval_step === "number" ? rec.approval_step : 0;
+  const who = list[step];
+  return typeof who === "string" ? who : null;
+}
+
+export interface InboxItem {
+  doc_id: string;
+  kind: string;
+  subject: string;
+  author: string;
+  amount_fen?: number | null;
+  submitted_at?: number | null;
+  approval_step: number;
+}
+
+export async function inbox(api: Api): Promise<{ items: InboxItem[]; counts: { waiting: number } }> {
+  const r = await api.request("GET", "/api/approvals");
+  return (await r.json()) as { items: InboxItem[]; counts: { waiting: number } };
+}
+
+export async function openRecord(api: Api, docId: string): Promise<void> {
+  await api.request("POST", `/api/approvals/${encodeURIComponent(docId)}/open`);
+}
+
+export async function decide(api: Api, docId: string, action: "approve" | "reject" | "return", comment: string): Promise<{ approval_status: string }> {
+  const r = await api.request("POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment });
+  return (await r.json()) as { approval_status: string };
+}

@@ -1,0 +1,174 @@
+// Approval on the phone: the record's status, its log (流程信息) with comments, the author's
+// submit / withdraw, and for managers online their inbox and the decision buttons.
+import { useEffect, useState } from "preact/hooks";
+import { ApiError } from "../api";
+import { currentApprover, decide, inbox, log, openRecord, status, type InboxItem } from "../approval";
+import { fmtTime, getLang, label } from "../i18n";
+import { formatFen } from "../money";
+import { field } from "../schema";
+import { app } from "../state";
+import { w } from "../workstrings";
+import { flash } from "./toast";
+
+const STATUS_FALLBACK: Record<string, [string, string]> = {
+  draft: ["草稿", "Draft"],
+  submitted: ["审批中", "Under approval"],
+  approved: ["已通过", "Approved"],
+  rejected: ["已拒绝", "Rejected"],
+  returned: ["已退回", "Returned"],
+  withdrawn: ["已撤销", "Withdrawn"],
+};
+
+const ACTIONS: Record<string, [string, string]> = {
+  submit: ["提交", "Submitted"],
+  open: ["打开", "Opened"],
+  approve: ["通过", "Approved"],
+  reject: ["拒绝", "Rejected"],
+  return: ["退回", "Returned"],
+  withdraw: ["撤销", "Withdrawn"],
+};
+
+/** The status's label from the schema's enum (or the contract's words before it lands). */
+export function statusLabel(kindName: string, s: string): string {
+  const e = field(app!.schema, kindName, "approval_status")?.enum?.find((o) => o.value === s);
+  if (e) return label(e);
+  const f = STATUS_FALLBACK[s];
+  return f ? f[getLang() === "zh" ? 0 : 1] : s;
+}
+
+export function StatusChip({ kindName, rec }: { kindName: string; rec: Record<string, unknown> }) {
+  const s = status(rec);
+  return (
+    <span class={`badge approval ${s}`} data-status={s}>
+      {statusLabel(kindName, s)}
+    </span>
+  );
+}
+
+function who(id: string): string {
+  const me = app!.api.session!.user;
+  if (id === me.id) return `${me.name}(${w("by_me")})`;
+  if (id === me.manager_id) return w("approver");
+  return id ? `${w("approver")} ${id.slice(0, 8)}` : "";
+}
+
+export function ApprovalLog({ rec }: { rec: Record<string, unknown> }) {
+  const steps = log(rec);
+  if (!steps.length) return null;
+  const zh = getLang() === "zh";
+  return (
+    <section class="approval-log" id="approval-log">
+      <h2>{w("approval_log")}</h2>
+      <ul class="timeline">
+        {steps.map((s) => (
+          <li data-action={s.action}>
+            <div class="card">
+              <div class="title">
+                <span class="name">{ACTIONS[s.action]?.[zh ? 0 : 1] ?? s.action}</span>
+                <span class="when">{fmtTime(s.at)}</span>
+              </div>
+              <div class="meta">
+                {who(s.by)}
+                {s.device ? ` · ${s.device}` : ""}
+              </div>
+              {s.comment && <div class="comment">“{s.comment}”</div>}
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Approve / return / reject for the current approver, online; opening it stops a withdraw. */
+export function DecisionPanel({ docId, rec }: { docId: string; rec: Record<string, unknown> }) {
+  const a = app!;
+  const me = a.api.session!.user;
+  const mine = currentApprover(rec) === me.id;
+  const [comment, setComment] = useState("");
+  const [err, setErr] = useState("");
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (mine && navigator.onLine && typeof rec.opened_at !== "number") {
+      openRecord(a.api, docId).catch((e: unknown) => setErr(e instanceof Error ? e.message : String(e)));
+    }
+  }, [docId, mine]);
+  if (!mine) return null;
+  if (!navigator.onLine) return <div class="banner warn">{w("inbox_offline")}</div>;
+  const act = async (action: "approve" | "return" | "reject") => {
+    setBusy(true);
+    setErr("");
+    try {
+      const r = await decide(a.api, docId, action, comment);
+      flash(`${w("decided")}: ${statusLabel(docId.split(":")[0], r.approval_status)}`);
+      setComment("");
+    } catch (e) {
+      setErr(e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="decision" id="decision">
+      <div class="field">
+        <label for="decision-comment">{w("comment")}</label>
+        <textarea id="decision-comment" rows={2} value={comment} onInput={(e) => setComment((e.target as HTMLTextAreaElement).value)} />
+      </div>
+      {err && (
+        <div class="problem" role="alert" id="decision-error">
+          {err}
+        </div>
+      )}
+      <div class="actions">
+        <button type="button" class="primary" id="approve" disabled={busy} onClick={() => void act("approve")}>
+          {w("approve")}
+        </button>
+        <button type="button" class="secondary" id="return" disabled={busy} onClick={() => void act("return")}>
+          {w("return")}
+        </button>
+        <button type="button" class="secondary danger" id="reject" disabled={busy} onClick={() => void act("reject")}>
+          {w("reject")}
+        </button>
+      </div>
+    </section>
+  );
+}
+
+/** `GET /api/approvals`: what waits for the signed-in manager's decision. */
+export function Inbox() {
+  const a = app!;
+  const [items, setItems] = useState<InboxItem[] | null>(null);
+  const [err, setErr] = useState("");
+  useEffect(() => {
+    if (!navigator.onLine) return;
+    inbox(a.api)
+      .then((r) => setItems(r.items))
+      .catch((e: unknown) => setErr(e instanceof ApiError ? `${e.message} (${e.code})` : String(e)));
+  }, [a.briefcase.infos.size]);
+  return (
+    <div class="page inbox" id="inbox">
+      <h1>
+        {w("approvals")}
+        {items && <span class="badge" id="inbox-count">{items.length}</span>}
+      </h1>
+      {!navigator.onLine && <div class="banner warn">{w("inbox_offline")}</div>}
+      {err && <div class="banner error">{err}</div>}
+      {items && !items.length && <p class="muted">{w("inbox_empty")}</p>}
+      <ul class="cards">
+        {(items ?? []).map((it) => (
+          <li>
+            <a class="card" href={`#/work/r/${it.doc_id}`} data-doc={it.doc_id}>
+              <div class="title">
+                <span class="name">{it.subject}</span>
+                {typeof it.amount_fen === "number" && <b>{formatFen(it.amount_fen)}</b>}
+              </div>
+              <div class="meta">
+                {it.author} · {fmtTime(it.submitted_at ?? null)}
+              </div>
+            </a>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
