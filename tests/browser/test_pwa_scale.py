@@ -28,7 +28,9 @@ from .conftest import PASSWORD, ServerProcess
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 N = 50_000
-DOWNLOAD_TIMEOUT_MS = 300_000  # a bound against hanging, not a target (see bench/pwa_scale.py)
+# Bounds against hanging, not targets (bench/pwa_scale.py measures): the machine is shared.
+DOWNLOAD_TIMEOUT_MS = 600_000
+STEP_TIMEOUT_MS = 120_000
 
 ROWS_ON_SCREEN = """() => {
   // Below the sticky header, sync bar and search box, above the bottom of the window.
@@ -86,6 +88,7 @@ def test_a_50000_card_briefcase_downloads_with_a_steady_list_and_search(
     server = proc.server
     by_id = {c.doc_id: c for c in cards}
     page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
     page.goto(server.url + "/app/#/customers")  # the list (the home screen may be another)
     page.fill("#login", "rep1")
     page.fill("#password", PASSWORD)
