@@ -99,9 +99,12 @@ class LiveDoc:
         return self.meta is not None or bool(self.in_flight)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
-    """One committed event for subscribers: an update, or a doc entering/leaving scope."""
+    """One committed event for subscribers: an update, or a doc entering/leaving scope.
+
+    One object goes to every subscriber that gets the same event, so that its `/sync`
+    frames are encoded once (`wire`), not once per device."""
 
     doc_id: str
     seq: int
@@ -110,6 +113,21 @@ class Delivery:
     origin: tuple[str, str] = ("", "")  # (user, device) that wrote it
     reason: str = ""
     redirect: str = ""  # on "leave" after a merge: the doc it was merged into
+    _wire: tuple[bytes, ...] | None = field(default=None, compare=False, repr=False)
+
+    def wire(self) -> tuple[bytes, ...]:
+        """The `/sync` frames of this event, encoded on first use and then shared."""
+        if self._wire is None:
+            frames: tuple[p.Frame, ...]
+            if self.event == "update":
+                frames = (p.Sync(self.doc_id, self.seq, p.SyncMessageType.UPDATE, self.payload),)
+            elif self.event == "enter":
+                frames = (p.ScopeEnter(self.doc_id),
+                          p.Sync(self.doc_id, self.seq, p.SyncMessageType.STEP2, self.payload))
+            else:
+                frames = (p.ScopeLeave(self.doc_id, self.reason or "scope", self.redirect),)
+            self._wire = tuple(p.encode(f) for f in frames)
+        return self._wire
 
 
 class Subscriber(Protocol):
@@ -148,6 +166,7 @@ class Hub:
         # leaving database connections for the writer and for live traffic.
         self.catch_up_slots = asyncio.Semaphore(max_catch_ups)
         self._loading: dict[str, asyncio.Future[LiveDoc]] = {}
+        self._remote_while_loading: dict[str, list[Append]] = {}
         self._by_user: dict[str, set[Subscriber]] = {}
         self._by_doc: dict[str, set[Subscriber]] = {}
         self._global: set[Subscriber] = set()
@@ -176,15 +195,27 @@ class Hub:
         try:
             live = await self._load(doc_id, kind)
         except BaseException as e:
+            self._remote_while_loading.pop(doc_id, None)
             fut.set_exception(e)
             fut.exception()
             raise
         finally:
             del self._loading[doc_id]
-        self._live[doc_id] = live
+        self._install(live)
         fut.set_result(live)
         self._evict()
         return live
+
+    def _install(self, live: LiveDoc) -> None:
+        """A loaded doc goes live, with what other instances committed while it loaded."""
+        self._live[live.doc_id] = live
+        for a in self._remote_while_loading.pop(live.doc_id, ()):
+            live.ydoc.apply_update(a.update)
+            live.grantees = a.grantees
+            live.seq = max(live.seq, a.seq)
+            if live.meta is None and a.new_doc is not None:
+                live.created_by = a.user_id
+            live.record, _ = self.rules.read(live.kind, live.ydoc, whole=True)
 
     async def _load(self, doc_id: str, kind: str) -> LiveDoc:
         return (await self._load_many({doc_id: kind}))[doc_id]
@@ -238,8 +269,10 @@ class Hub:
         finally:
             for d in kinds:
                 del self._loading[d]
+                if d not in loaded:
+                    self._remote_while_loading.pop(d, None)
         for doc_id, live in loaded.items():
-            self._live[doc_id] = live
+            self._install(live)
             futs[doc_id].set_result(live)
         self._evict()
 
@@ -552,6 +585,9 @@ class Hub:
         """Another instance committed this: keep a live copy here in step, or drop it."""
         live = self._live.get(a.doc_id)
         if live is None:
+            if a.doc_id in self._loading:
+                # Its load may have read the database before this commit: applied after it.
+                self._remote_while_loading.setdefault(a.doc_id, []).append(a)
             return
         if not (live.lock.locked() or live.in_flight):
             self.forget(a.doc_id)  # reloaded from the database on next use
@@ -578,37 +614,33 @@ class Hub:
             after = a.grantees
             before = (after - a.grant_add) | a.grant_remove
             origin = (a.user_id, a.device_id)
+            # At most one object per kind of event, shared by every recipient of it.
+            update = Delivery(a.doc_id, a.seq, "update", a.update, origin)
+            leave = Delivery(a.doc_id, a.seq, "leave", b"", origin,
+                             reason="merged" if a.redirect else "scope",
+                             redirect=a.redirect or "")
+            if a.new_doc is not None and a.state_after is None:
+                enter = update
+            else:
+                state = a.state_after if a.state_after is not None else a.update
+                enter = Delivery(a.doc_id, a.seq,
+                                 "update" if a.new_doc is not None else "enter", state, origin)
             for sub in self._watchers(after | before):
                 saw, sees = sub.principal.sees(before), sub.principal.sees(after)
                 if a.new_doc is not None:
                     saw = False
                 if sees and saw:
                     if sub.device_key != origin:
-                        batches.setdefault(sub, []).append(
-                            Delivery(a.doc_id, a.seq, "update", a.update, origin)
-                        )
+                        batches.setdefault(sub, []).append(update)
                 elif sees:
-                    state = a.state_after if a.state_after is not None else a.update
-                    event = "update" if a.new_doc is not None else "enter"
                     if sub.device_key != origin:
-                        batches.setdefault(sub, []).append(
-                            Delivery(a.doc_id, a.seq, event, state, origin)
-                        )
+                        batches.setdefault(sub, []).append(enter)
                 elif saw:
-                    reason = "merged" if a.redirect else "scope"
-                    batches.setdefault(sub, []).append(
-                        Delivery(a.doc_id, a.seq, "leave", b"", origin, reason=reason,
-                                 redirect=a.redirect or "")
-                    )
+                    batches.setdefault(sub, []).append(leave)
             for sub in self._by_doc.get(a.doc_id, ()):
                 if sub.device_key != origin:
-                    if sub.principal.sees(after):
-                        delivery = Delivery(a.doc_id, a.seq, "update", a.update, origin)
-                    else:
-                        delivery = Delivery(a.doc_id, a.seq, "leave", b"", origin,
-                                            reason="merged" if a.redirect else "scope",
-                                            redirect=a.redirect or "")
-                    batches.setdefault(sub, []).append(delivery)
+                    batches.setdefault(sub, []).append(
+                        update if sub.principal.sees(after) else leave)
         for sub, items in batches.items():
             try:
                 sub.deliver(items)

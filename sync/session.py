@@ -248,15 +248,7 @@ class SyncSession:
         if self._closing is not None:
             return
         for d in items:
-            if d.event == "update":
-                frames: tuple[p.Frame, ...] = (
-                    p.Sync(d.doc_id, d.seq, p.SyncMessageType.UPDATE, d.payload),)
-            elif d.event == "enter":
-                frames = (p.ScopeEnter(d.doc_id),
-                          p.Sync(d.doc_id, d.seq, p.SyncMessageType.STEP2, d.payload))
-            else:
-                frames = (p.ScopeLeave(d.doc_id, d.reason or "scope", d.redirect),)
-            if not self._out.offer(*(p.encode(f) for f in frames)):
+            if not self._out.offer(*d.wire()):
                 log.warning("device %s cannot keep up; closing it", self.device_key)
                 self.close_soon(p.CloseCode.TOO_SLOW, "send queue full; reconnect to catch up")
                 return
