@@ -126,6 +126,8 @@ def field_json(f: Field) -> dict[str, Any]:
         out["default"] = f.default
     if f.server_only:
         out["server_only"] = True
+    if f.ordered:
+        out["ordered"] = True  # a list of scalars read in order, not as a set
     if f.writers is not None:
         out["writers"] = sorted(f.writers | {"system"})
     if f.immutable_after_create:

@@ -112,8 +112,9 @@ def _read_array(path: str, f: Field, arr: Array[Any], violations: list[Violation
             )
             continue
         out.append(_read_map(ipath, f.items, item, violations))
-    if not f.items:
-        # shared_with reads as a set: concurrent adds of one user must not conflict.
+    if not f.items and not f.ordered:
+        # shared_with reads as a set: concurrent adds of one user must not conflict
+        # (approvers are ordered: only the server writes them, one edit at a time).
         out = sorted(set(out), key=str)
     return out
 

@@ -24,6 +24,8 @@ from sync.hub import Hub
 from sync.log import Compactor, Log
 
 from .accounts import Accounts
+from .approvals import Approvals
+from .approvals_api import routes as approval_routes
 from .attachments import BlobRights, named_blobs, reference_blobs
 from .auth import bearer, current
 from .backoffice import backoffice_routes
@@ -165,6 +167,7 @@ def routes() -> list[BaseRoute]:
         WebSocketRoute("/yjs/{doc_id:path}", yjs_endpoint),
         *duplicates_routes(),
         *record_routes(),
+        *approval_routes(),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         *app_files,
         Mount("/admin", routes=backoffice_routes()),
@@ -215,9 +218,11 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                 duplicates = Duplicates(hub, edits, config.secret())
                 hub.listeners.append(edits.after_commit)
                 hub.listeners.append(duplicates.after_commit)
+                approvals = Approvals(hub, edits, accounts)
+                hub.listeners.append(approvals.after_commit)
                 connections = Connections(hub)
                 app.state.services = Services(config, engine, accounts, store, log_, hub, edits,
-                                              duplicates, connections)
+                                              duplicates, connections, approvals)
                 async with contextlib.AsyncExitStack() as stack:
                     if shared:
                         connections.listener = await stack.enter_async_context(PgListener(

@@ -12,6 +12,7 @@ from sync.hub import Hub
 from sync.log import Log
 
 from .accounts import Accounts
+from .approvals import Approvals
 from .blobs import BlobStore
 from .config import Config
 from .connections import Connections
@@ -30,6 +31,7 @@ class Services:
     edits: ServerEdits
     duplicates: Duplicates
     connections: Connections
+    approvals: Approvals
 
 
 def services_of(conn: HTTPConnection) -> Services:
