@@ -1,7 +1,8 @@
 // The approval flow as the phone sees it (seed 004 §3.2; issue 16's contract): which edits
 // the author may make in which state, the refusals named like the server's rules, and the
 // decision API a manager calls online.
-import type { Api } from "./api";
+import { ApiError, type Api } from "./api";
+import { getLang } from "./i18n";
 
 export type Status = "draft" | "submitted" | "approved" | "rejected" | "returned" | "withdrawn";
 
@@ -87,16 +88,38 @@ export interface InboxItem {
   approval_step: number;
 }
 
+/**
+ * One call of the decision API with the session's token. Its errors carry the server's
+ * Chinese message (`message_zh`) on a Chinese screen, with the rule's code.
+ */
+async function call(api: Api, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (api.session?.token) headers.Authorization = `Bearer ${api.session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+  if (r.ok) return r;
+  let code = `http_${r.status}`;
+  let message = r.statusText;
+  try {
+    const j = (await r.json()) as { error?: { code?: string; message?: string; message_zh?: string } };
+    code = j.error?.code ?? code;
+    message = (getLang() === "zh" ? j.error?.message_zh : undefined) ?? j.error?.message ?? message;
+  } catch {
+    // not JSON: the status line says it
+  }
+  throw new ApiError(r.status, code, message, r.headers);
+}
+
 export async function inbox(api: Api): Promise<{ items: InboxItem[]; counts: { waiting: number } }> {
-  const r = await api.request("GET", "/api/approvals");
+  const r = await call(api, "GET", "/api/approvals");
   return (await r.json()) as { items: InboxItem[]; counts: { waiting: number } };
 }
 
 export async function openRecord(api: Api, docId: string): Promise<void> {
-  await api.request("POST", `/api/approvals/${encodeURIComponent(docId)}/open`);
+  await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/open`);
 }
 
 export async function decide(api: Api, docId: string, action: "approve" | "reject" | "return", comment: string): Promise<{ approval_status: string }> {
-  const r = await api.request("POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment });
+  const r = await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment });
   return (await r.json()) as { approval_status: string };
 }

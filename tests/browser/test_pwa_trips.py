@@ -186,6 +186,7 @@ def test_trip_and_expense_offline_then_returned_fixed_and_approved(
         mpage.click("#return")
         err = mpage.wait_for_selector("#decision-error")
         assert "approval.comment_required" in err.inner_text()
+        assert "退回须填写意见" in err.inner_text(), "the server's Chinese message"
         mpage.fill("#decision-comment", "金额与票据不符,请按票据填写 118.50")
         screenshot(mpage, "16-07-manager-decision")
         mpage.click("#return")
@@ -319,3 +320,27 @@ def test_trip_report_and_weekly_draft_from_the_briefcase(
     got = server_records(live_server, "manager", [report])[report]
     assert got["approval_status"] == "submitted" and got["subject"].endswith("工作周报—李明")
     screenshot(page, "16-13-work-report")
+
+    # Withdrawn before the manager opened it, then submitted again.
+    page.click("#withdraw")
+    page.wait_for_selector(".work-record h1 .badge[data-status='withdrawn']")
+    assert page.query_selector("#withdraw") is None
+    wait_synced(page)
+    assert not page.evaluate("() => window.waiqin.briefcase.refused().length")
+    page.wait_for_selector("#approval-log li[data-action='withdraw']")
+    page.click("#submit-approval")
+    page.wait_for_selector(".work-record h1 .badge[data-status='submitted']")
+    wait_synced(page)
+    assert not page.evaluate("() => window.waiqin.briefcase.refused().length")
+    page.wait_for_function(
+        "(id) => window.waiqin.briefcase.record(id).approval_log"
+        ".filter((s) => s.action === 'submit').length === 2",
+        arg=report,
+    )
+
+    # English, second: the work area's words and the schema's labels.
+    page.click("#lang-switch")
+    _open_work(page)
+    assert "Trip plans" in page.inner_text("#work") and "Submitted" in page.inner_text("#work")
+    screenshot(page, "16-14-work-home-en")
+    page.click("#lang-switch")

@@ -45,11 +45,24 @@ export function StatusChip({ kindName, rec }: { kindName: string; rec: Record<st
   );
 }
 
-function who(id: string): string {
+/** A person in the log: me, the author (named in the subject, "…—李明" / "出差报告+李明"), or an approver. */
+function who(id: string, rec: Record<string, unknown>): string {
   const me = app!.api.session!.user;
   if (id === me.id) return `${me.name}(${w("by_me")})`;
-  if (id === me.manager_id) return w("approver");
+  if (id && id === rec.created_by) {
+    const m = /[—+]([^—+]+)$/.exec(typeof rec.subject === "string" ? rec.subject : "");
+    return m ? m[1] : w("author");
+  }
+  if (id === me.manager_id) return w("my_manager");
   return id ? `${w("approver")} ${id.slice(0, 8)}` : "";
+}
+
+/** Where a step was taken: the phone app (device ids "pwa-…"), the app's API, the back office. */
+function where(device: string): string {
+  if (device.startsWith("pwa-")) return w("device_phone");
+  if (device === "api") return w("device_api");
+  if (device === "backoffice") return w("device_backoffice");
+  return device;
 }
 
 export function ApprovalLog({ rec }: { rec: Record<string, unknown> }) {
@@ -68,8 +81,8 @@ export function ApprovalLog({ rec }: { rec: Record<string, unknown> }) {
                 <span class="when">{fmtTime(s.at)}</span>
               </div>
               <div class="meta">
-                {who(s.by)}
-                {s.device ? ` · ${s.device}` : ""}
+                {who(s.by, rec)}
+                {s.device ? ` · ${where(s.device)}` : ""}
               </div>
               {s.comment && <div class="comment">“{s.comment}”</div>}
             </div>

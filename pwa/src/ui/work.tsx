@@ -410,7 +410,10 @@ function WorkEditor({ docId, kindName, query }: { docId: string | null; kindName
     );
   }
 
-  const set = (patch: Values) =>
+  const unmark = (names: string[]) =>
+    setProblems((p) => (names.some((n) => n in p) ? Object.fromEntries(Object.entries(p).filter(([k]) => !names.includes(k))) : p));
+  const set = (patch: Values) => {
+    unmark(Object.keys(patch));
     setValues((v) => {
       const next = { ...v, ...patch };
       if (kindName === "work_report" && (patch.period === "week" || patch.period === "month") && !("period_start" in patch)) {
@@ -423,6 +426,7 @@ function WorkEditor({ docId, kindName, query }: { docId: string | null; kindName
       }
       return next;
     });
+  };
 
   const fields = LAYOUT[kindName].map((n) => kind.fields.find((f) => f.name === n)).filter((f): f is Field => !!f);
   const approval = APPROVAL_KINDS.has(kindName);
@@ -488,7 +492,7 @@ function WorkEditor({ docId, kindName, query }: { docId: string | null; kindName
   const render = (f: Field): JSX.Element | null => {
     const p = problems[f.name];
     if (MONEY.has(f.name)) {
-      return <MoneyField f={f} text={money[f.name] ?? ""} onText={(s) => setMoney((m) => ({ ...m, [f.name]: s }))} problems={p} label={f.name === "amount_fen" ? w("amount_yuan") : w("budget_yuan")} />;
+      return <MoneyField f={f} text={money[f.name] ?? ""} onText={(s) => (unmark([f.name]), setMoney((m) => ({ ...m, [f.name]: s })))} problems={p} label={f.name === "amount_fen" ? w("amount_yuan") : w("budget_yuan")} />;
     }
     if (f.name === "stops") return <StopsEditor f={f} items={(values.stops as Values[] | undefined) ?? []} onChange={(v) => set({ stops: v })} problems={problems} />;
     if (f.name === "plan_id" || f.name === "trip_id") return <PlanSelect f={f} value={values[f.name]} onChange={(v) => set({ [f.name]: v })} problems={p} />;
