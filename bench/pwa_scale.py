@@ -123,12 +123,19 @@ def _browser(pw: Any) -> Any:
     )
 
 
-def run_one(n: int, cache: Path | None) -> dict[str, Any]:
+def run_one(n: int, cache: Path | None, root: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     data, made_s, reused = _prepare(n, cache)
-    server = h.start_server(data, cmd=[str(h.BIN / "waiqin"), "serve", "--demo", "--data",
-                                       "{data}", "--port", "{port}", "--log-level", "warning"])
+    serve = ["serve", "--demo", "--data", "{data}", "--port", "{port}", "--log-level", "warning"]
+    if root is None:
+        cmd = [str(h.BIN / "waiqin"), *serve]
+    else:
+        # Another tree's server and built app (e.g. `git archive <commit>`), for before/after.
+        boot = (f"import sys; sys.path.insert(0, {str(root)!r}); "
+                "from server.cli import main; sys.exit(main())")
+        cmd = [sys.executable, "-c", boot, *serve]
+    server = h.start_server(data, cmd=cmd)
     out: dict[str, Any] = {"n": n, "generate_s": made_s, "reused": reused}
     try:
         with sync_playwright() as pw:
@@ -269,11 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, nargs="+", default=[50_000])
     ap.add_argument("--data-cache", type=Path, help="keep generated briefcases here")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--server-root", type=Path,
+                    help="run the server and its built app from this source tree instead")
     args = ap.parse_args(argv)
     busy0 = h.machine_busy()
     results = []
     for n in args.n:
-        r = run_one(n, args.data_cache)
+        r = run_one(n, args.data_cache, args.server_root)
         report(r)
         results.append(r)
     busy1 = h.machine_busy()
