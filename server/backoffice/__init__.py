@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import admin, duplicates, pages, reassign, schedule
+from . import admin, approvals, duplicates, pages, reassign, schedule, trips
 from .web import HERE
 
 
@@ -19,6 +19,11 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/logout", pages.logout, methods=["POST"], name="bo_logout"),
         Route("/records/{doc_id}", pages.record_page, methods=["GET"], name="bo_record"),
         Route("/records/{doc_id}/reassign", reassign.reassign_customer, methods=["POST"]),
+        Route("/records/{doc_id}/decide", approvals.decide_post, methods=["POST"]),
+        Route("/approvals", approvals.inbox_page, methods=["GET"], name="bo_approvals"),
+        Route("/trips", trips.trips_page, methods=["GET"], name="bo_trips"),
+        Route("/settings", approvals.settings_page, methods=["GET"], name="bo_settings"),
+        Route("/settings", approvals.settings_post, methods=["POST"]),
         Route("/photos/{sha256}", pages.blob, methods=["GET", "HEAD"], name="bo_photo"),
         Route("/photos/{sha256}/{thumb:str}", pages.blob, methods=["GET", "HEAD"]),
         Route("/reports/{report}.{fmt}", pages.report_export, methods=["GET"]),

@@ -11,8 +11,9 @@ from schema.kinds import Field
 
 from .i18n import cst, fmt_duration, fmt_ms, gettext
 
-# How a value reads: text, int, float, pct (0-1), money, ms (timestamp), date, duration (ms),
-# hours (float), enum (labels from `enum`), bool.
+# How a value reads: text, int, float, pct (0-1), money, fen (integer 分 shown as yuan with
+# two decimals, exactly), ms (timestamp), date, duration (ms), hours (float), enum (labels
+# from `enum`), bool.
 Format = str
 
 
@@ -75,6 +76,8 @@ def cell_text(col: Col, value: Any, lang: str) -> str:
         return f"{float(value) * 100:.0f}%"
     if fmt == "money":
         return f"{float(value):,.2f}"
+    if fmt == "fen":
+        return yuan(int(value))
     if fmt in ("float", "hours"):
         return f"{float(value):.1f}"
     if fmt == "bool":
@@ -93,9 +96,18 @@ def cell_value(col: Col, value: Any, lang: str) -> Any:
         return round(float(value) / 3_600_000, 2)  # hours
     if fmt in ("int", "float", "money", "pct", "hours"):
         return value
+    if fmt == "fen":  # the nearest double to the yuan: reads back as the same fen
+        return int(value) / 100
     if fmt == "date":
         return value if isinstance(value, datetime.date) else str(value)
     return cell_text(col, value, lang)
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals, by integer arithmetic (never a float)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
 
 
 def excel_label(col: Col, lang: str) -> str:

@@ -89,7 +89,7 @@ class _Workbook:
     def write(self, ws: Any, start: int, cols: list[Col], rows: Sequence[Sequence[Any]],
               lang: str) -> int:
         fmts = {"ms": self.dt, "last": self.dt, "date": self.day, "pct": self.pct,
-                "money": self.money}
+                "money": self.money, "fen": self.money}
         r = start
         for row in rows:
             for i, (c, v) in enumerate(zip(cols, row, strict=False)):

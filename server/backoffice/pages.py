@@ -23,6 +23,7 @@ from server.history import history_of
 from server.services import services_of
 from sync.log import now_ms
 
+from . import approvals as ap
 from . import queries as qs
 from . import reassign as ra
 from .auth import (
@@ -33,7 +34,7 @@ from .auth import (
     start_session,
     viewer,
 )
-from .columns import Col, Table
+from .columns import Col, Table, yuan
 from .exports import Sheet, batches_of, csv_response, xlsx_response
 from .i18n import cadence_note, duty_note, fmt_ms, gettext
 from .reports import REPORTS, run_report
@@ -199,14 +200,26 @@ async def _export(fmt: str, sheets: list[Sheet], name: str, lang: str) -> Respon
 # -- one record ----------------------------------------------------------------------------
 
 
+# Lists the record page shows in their own sections: photos, the approval flow, the stops
+# of a trip (with customer names) and the approvers (named in the flow's section).
+SPECIAL_LISTS = ("attachments", "approval_log", "approvers", "stops")
+
+
 def _display_fields(kind: str) -> list[Any]:
     return [f for f in get_kind(kind).fields if f.y_type != "array"]
 
 
 @page
 async def record_page(request: Request) -> Response:
-    v = await viewer(request)
     doc_id = request.path_params["doc_id"]
+    await ap.open_if_current(request, await viewer(request), doc_id)
+    return await record_view(request, doc_id)
+
+
+async def record_view(request: Request, doc_id: str, *, error: str = "",
+                      status: int = 200) -> Response:
+    """The record page; `error` (with its status) when a decision from it was refused."""
+    v = await viewer(request)
     async with services_of(request).engine.connect() as conn:
         rec = await qs.load_record(conn, v, doc_id)
         history = await history_of(conn, doc_id)
@@ -221,6 +234,10 @@ async def record_page(request: Request) -> Response:
         targets = await qs.linked(conn, v, [r for r in refs.values() if isinstance(r, str)])
         completes = ([] if rec.kind in ("customer", "task", "deal")
                      else await qs.tasks_done_with(conn, v, doc_id))
+        flow = await ap.flow_of(request, conn, v, rec)
+        trip = await qs.trip_records(conn, v, rec)
+        stop_names = await qs.linked(conn, v, [str(s.get("customer_id"))
+                                               for s in rec.children.get("stops", [])])
     lang = language(request)
     # a linked record the viewer sees is named; one they do not is shown by its id alone
     links = {name: _link_title(target, targets[target], lang)
@@ -230,7 +247,7 @@ async def record_page(request: Request) -> Response:
         due = rec.row.get("planned_end") or rec.row.get("planned_start")
         late = duties.days_late(due, 0, now_ms()) if isinstance(due, int) else None
     lists = [(f, rec.children.get(f.name, [])) for f in kind.fields
-             if f.y_type == "array" and f.items and f.name != "attachments"]
+             if f.y_type == "array" and f.items and f.name not in SPECIAL_LISTS]
     for change in history:
         for fc in change["fields"]:
             fc["old_text"] = _value_text(kind, fc["field"], fc["old"], names, lang)
@@ -264,7 +281,14 @@ async def record_page(request: Request) -> Response:
         "late": late,
         "reassign_to": reassign_to,
         "message": request.query_params.get("done", ""),
-    })
+        "flow": flow,
+        "trip": trip,
+        "stop_names": {k: _link_title(k, r, lang) for k, r in stop_names.items()},
+        "decided": ap.decided_text(request.query_params.get("decided", ""), lang),
+        "error": error,
+        "status_label": lambda value: _enum_text(
+            get_kind("expense").field("approval_status"), value, lang),
+    }, status=status)
 
 
 def _link_title(doc_id: str, row: Mapping[str, Any], lang: str) -> str:
@@ -338,6 +362,12 @@ def _label_timeline_item(it: qs.TimelineItem, lang: str) -> None:
         it.detail = " · ".join(x for x in parts if x)
     elif it.kind == "progress":
         it.title, it.detail = it.title[:60], it.detail
+    elif it.kind in ("trip_plan", "expense"):
+        if it.kind == "expense" and it.detail.lstrip("-").isdigit():
+            it.detail = "¥" + yuan(int(it.detail))
+        if it.status:
+            it.detail = " · ".join(x for x in (
+                it.detail, _enum_text(k.field("approval_status"), it.status, lang)) if x)
 
 
 def _json_text(value: Any) -> str:
@@ -411,6 +441,7 @@ async def report_page(request: Request) -> Response:
     return await render(request, f"report_{name}.html", {
         "report": report, "params": params, "members": members,
         "service_type": get_kind("service").field("service_type"),
+        "expense_type": get_kind("expense").field("expense_type") if name == "expenses" else None,
         "duty_note": duty_note(lang), "cadence_note": cadence_note(lang),
     })
 

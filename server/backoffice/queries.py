@@ -385,6 +385,61 @@ async def tasks_done_with(
 
 
 @dataclass
+class TripRecords:
+    """The records of one trip: those whose `trip_id` is the plan (listed, never copied)."""
+
+    plan_id: str
+    visits: list[Mapping[str, Any]]
+    services: list[Mapping[str, Any]]
+    expenses: list[Mapping[str, Any]]
+    tasks: list[Mapping[str, Any]]
+    reports: list[Mapping[str, Any]]
+
+    @property
+    def expense_total_fen(self) -> int:
+        return sum(int(e["amount_fen"] or 0) for e in self.expenses)
+
+
+async def trip_records(conn: AsyncConnection, viewer: Viewer, rec: Record) -> TripRecords | None:
+    """For a trip plan or trip report: the plan's visible visits, service sheets, expenses,
+    planned tasks and reports; None for any other record."""
+    if rec.kind == "trip_plan":
+        plan = rec.doc_id
+    elif rec.kind == "trip_report" and isinstance(rec.row.get("plan_id"), str):
+        plan = str(rec.row["plan_id"])
+    else:
+        return None
+    v, s, c = st.rec_visit, st.rec_service, st.rec_customer
+    e, k, r = (st.KIND_TABLES[n] for n in ("expense", "task", "trip_report"))
+
+    async def rows(q: Select[Any], doc: Any) -> list[Mapping[str, Any]]:
+        return [dict(m) for m in (await conn.execute(viewer.principal.only_seen(q, doc)))
+                .mappings()]
+
+    visits = await rows(
+        select(v.c.doc_id, v.c.started_at, v.c.visit_type, v.c.purpose, v.c.result,
+               c.c.name.label("customer"), v.c.customer_id)
+        .select_from(v.outerjoin(c, c.c.doc_id == v.c.customer_id))
+        .where(v.c.trip_id == plan).order_by(v.c.started_at), v.c.doc_id)
+    services = await rows(
+        select(s.c.doc_id, s.c.service_date, s.c.subject, s.c.status,
+               c.c.name.label("customer"), s.c.customer_id)
+        .select_from(s.outerjoin(c, c.c.doc_id == s.c.customer_id))
+        .where(s.c.trip_id == plan).order_by(s.c.service_date), s.c.doc_id)
+    expenses = await rows(
+        select(e.c.doc_id, e.c.expense_date, e.c.subject, e.c.expense_type, e.c.amount_fen,
+               e.c.approval_status)
+        .where(e.c.trip_id == plan).order_by(e.c.expense_date, e.c.doc_id), e.c.doc_id)
+    tasks = [] if "trip_id" not in k.c else await rows(
+        select(k.c.doc_id, k.c.planned_start, k.c.subject, k.c.status)
+        .where(k.c.trip_id == plan).order_by(k.c.planned_start), k.c.doc_id)
+    reports = await rows(
+        select(r.c.doc_id, r.c.subject, r.c.started_at, r.c.ended_at)
+        .where(r.c.plan_id == plan, r.c.doc_id != rec.doc_id), r.c.doc_id)
+    return TripRecords(plan, visits, services, expenses, tasks, reports)
+
+
+@dataclass
 class TimelineItem:
     at: int | None
     kind: str
@@ -396,7 +451,8 @@ class TimelineItem:
 
 
 async def timeline(conn: AsyncConnection, viewer: Viewer, customer_id: str) -> list[TimelineItem]:
-    """Every visible record of a customer, newest first."""
+    """Every visible record of a customer, newest first: visits, service sheets, deals,
+    progress records, trip plans with a stop at it (at their first day) and its expenses."""
     v, s, d, p = st.rec_visit, st.rec_service, st.rec_deal, st.rec_progress
     items: list[TimelineItem] = []
     queries: list[tuple[str, Select[Any]]] = [
@@ -413,10 +469,24 @@ async def timeline(conn: AsyncConnection, viewer: Viewer, customer_id: str) -> l
                             p.c.created_by, p.c.stage)
          .where(p.c.customer_id == customer_id)),
     ]
+    if "trip_plan" in st.KIND_TABLES:  # trips with a stop at the customer, its expenses
+        tp, stop, e = (st.KIND_TABLES["trip_plan"], st.CHILD_TABLES["trip_plan"]["stops"],
+                       st.KIND_TABLES["expense"])
+        at_customer = select(stop.c.doc_id).where(stop.c.customer_id == customer_id)
+        queries += [
+            ("trip_plan", select(tp.c.doc_id, tp.c.start_date,
+                                 tp.c.subject, tp.c.region, tp.c.created_by,
+                                 tp.c.approval_status)
+             .where(tp.c.doc_id.in_(at_customer))),
+            ("expense", select(e.c.doc_id, e.c.expense_date,
+                               e.c.subject, e.c.amount_fen, e.c.created_by, e.c.approval_status)
+             .where(e.c.customer_id == customer_id)),
+        ]
     for kind, q in queries:
         q = viewer.principal.only_seen(q, q.selected_columns[0])
         for r in await conn.execute(q):
-            items.append(TimelineItem(r[1], kind, r[0], str(r[2] or ""), str(r[3] or ""),
+            at = day_start_ms(r[1]) if isinstance(r[1], datetime.date) else r[1]  # a day
+            items.append(TimelineItem(at, kind, r[0], str(r[2] or ""), str(r[3] or ""),
                                       r[4], None if r[5] is None else str(r[5])))
     items.sort(key=lambda i: i.at or 0, reverse=True)
     return items

@@ -1,6 +1,7 @@
 """The reports the policy asks for (seed 000): contact frequency (§3.4), the deals
 pipeline and follow-ups (§4.1, §4.3.4), service rankings (§5.8), field activity with
-sync lag, and open and overdue tasks per assignee. Aggregates are computed in SQL over
+sync lag, open and overdue tasks per assignee, and expenses (§6.1) by rep, month, type
+and customer. Aggregates are computed in SQL over
 the projections, within what the viewer sees.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import BigInteger, and_, case, func, literal, select, union_all
+from sqlalchemy import BigInteger, String, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema import duties
@@ -24,7 +25,7 @@ from sync.log import now_ms
 
 from . import charts
 from .auth import Viewer
-from .columns import Col, Table, field_col
+from .columns import Col, Table, field_col, yuan
 from .i18n import day_start_ms, gettext, today_cst
 from .queries import parse_day
 
@@ -499,6 +500,94 @@ async def tasks_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: s
                   [(gettext(lang, "Open and overdue tasks per assignee"), chart)])
 
 
+# -- expenses: totals by rep, month, type and customer (000 §6.1) ------------------------------
+
+# What the report counts: expenses in the flow or approved. A draft, a returned or withdrawn
+# expense (the author is changing it) and a rejected one are not claims.
+CLAIMED = ("submitted", "approved")
+
+
+async def expense_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang: str) -> Report:
+    e, c = st.KIND_TABLES["expense"], st.rec_customer
+    names = await _users(conn)
+    conds: list[Any] = [e.c.approval_status.in_(CLAIMED)]
+    if p.date_from is not None:
+        conds.append(e.c.expense_date >= p.date_from)
+    if p.date_to is not None:
+        conds.append(e.c.expense_date <= p.date_to)
+    if p.member:
+        conds.append(e.c.created_by == p.member)
+    if p.kind:
+        conds.append(e.c.expense_type == p.kind)
+    approved = case((e.c.approval_status == "approved", e.c.amount_fen), else_=0)
+    # Integer fen summed in SQL (PostgreSQL: sum of integers is a bigint; SQLite: integer).
+    sums = (func.count().label("n"), func.sum(e.c.amount_fen).label("total"),
+            func.sum(approved).label("approved"))
+    month = func.substr(cast(e.c.expense_date, String), 1, 7)
+
+    async def grouped(*keys: Any, frm: Any = e) -> list[Any]:
+        q = select(*keys, *sums).select_from(frm).where(*conds).group_by(*keys)
+        return list(await conn.execute(viewer.principal.only_seen(q, e.c.doc_id)))
+
+    def money(n: Any, total: Any, ok: Any) -> tuple[int, int, int]:
+        return int(n or 0), int(total or 0), int(ok or 0)
+
+    sum_cols = [Col("n", "Expenses", fmt="int"), Col("total", "Amount (yuan)", fmt="fen"),
+                Col("approved", "Approved (yuan)", fmt="fen")]
+    by_rep = sorted(((names.get(r.created_by, r.created_by), *money(r.n, r.total, r.approved))
+                     for r in await grouped(e.c.created_by)), key=lambda x: x[0])
+    by_month = sorted((str(r.month), *money(r.n, r.total, r.approved))
+                      for r in await grouped(month.label("month")))
+    type_field = get_kind("expense").field("expense_type")
+    by_type = sorted(((r.expense_type, *money(r.n, r.total, r.approved))
+                      for r in await grouped(e.c.expense_type)), key=lambda x: (-x[2], x[0]))
+    by_customer = sorted(
+        ((r.customer_id, r.name or (gettext(lang, "No customer") if r.customer_id is None
+                                    else r.customer_id), *money(r.n, r.total, r.approved))
+         for r in await grouped(e.c.customer_id, c.c.name,
+                                frm=e.outerjoin(c, c.c.doc_id == e.c.customer_id))),
+        key=lambda x: (-x[3], str(x[1])))
+    grand = money(*next(iter(await grouped()), (0, 0, 0)))
+    total_row = (gettext(lang, "Total"), *grand)
+    q = (select(e.c.doc_id, e.c.expense_date, e.c.subject, e.c.expense_type, e.c.amount_fen,
+                e.c.approval_status, e.c.created_by, c.c.name.label("customer"))
+         .select_from(e.outerjoin(c, c.c.doc_id == e.c.customer_id)).where(*conds)
+         .order_by(e.c.expense_date.desc(), e.c.doc_id))
+    detail = [(r.doc_id, r.expense_date, r.subject, r.expense_type, r.amount_fen,
+               r.approval_status, names.get(r.created_by, r.created_by), r.customer)
+              for r in await conn.execute(viewer.principal.only_seen(q, e.c.doc_id))]
+    kind = get_kind("expense")
+    tables = [
+        Table("by_rep", gettext(lang, "By rep"), [Col("rep", "Rep", width=16), *sum_cols],
+              [*by_rep, total_row] if by_rep else []),
+        Table("by_month", gettext(lang, "By month"), [Col("month", "Month"), *sum_cols],
+              [*by_month, total_row] if by_month else []),
+        Table("by_type", gettext(lang, "By type"), [field_col(type_field), *sum_cols],
+              [*by_type, total_row] if by_type else []),
+        Table("by_customer", gettext(lang, "By customer"), [
+            Col("doc_id", "Doc", width=44), Col("name", "Customer", link="doc_id", width=32),
+            *sum_cols], [*by_customer, (None, gettext(lang, "Total"), *grand)]
+            if by_customer else []),
+        Table("expenses", gettext(lang, "Expenses"), [
+            Col("doc_id", "Doc", width=44), field_col(kind.field("expense_date")),
+            field_col(kind.field("subject"), link="doc_id", width=34),
+            field_col(type_field), Col("amount", "Amount (yuan)", fmt="fen"),
+            field_col(kind.field("approval_status")), Col("rep", "Rep", width=16),
+            Col("customer", "Customer", width=28)], detail),
+    ]
+    series = [gettext(lang, "Amount (yuan)"), gettext(lang, "Approved (yuan)")]
+    chart_rep = charts.bars([charts.Bar(r[0], (r[2] / 100, r[3] / 100), yuan(r[2]))
+                             for r in by_rep], series=series)
+    chart_type = charts.bars([charts.Bar(_enum(type_field, r[0], lang) or str(r[0]),
+                                         (r[2] / 100, r[3] / 100), yuan(r[2]))
+                              for r in by_type], series=series)
+    chart_month = charts.columns([r[0] for r in by_month], [r[2] / 100 for r in by_month],
+                                 value_name=gettext(lang, "Amount (yuan)"))
+    return Report("expenses", gettext(lang, "Expenses"), tables,
+                  [(gettext(lang, "By rep"), chart_rep), (gettext(lang, "By type"), chart_type),
+                   (gettext(lang, "By month"), chart_month)])
+
+
 ReportFn = Callable[[AsyncConnection, Viewer, Params, str], Awaitable[Report]]
 REPORTS: dict[str, tuple[ReportFn, int | None]] = {
     "contact": (contact_report, None),
@@ -506,6 +595,7 @@ REPORTS: dict[str, tuple[ReportFn, int | None]] = {
     "service": (service_report, None),
     "activity": (activity_report, 12),
     "tasks": (tasks_report, 4),
+    "expenses": (expense_report, None),
 }
 
 

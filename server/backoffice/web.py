@@ -24,7 +24,7 @@ from .auth import (
     remember_language,
     viewer,
 )
-from .columns import cell_text
+from .columns import cell_text, yuan
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -70,6 +70,8 @@ async def render(
         "fmt_ms": i18n.fmt_ms,
         "query_with": functools.partial(query_with, request),
         "path": request.url.path,
+        "yuan": yuan,
+        "waiting": await _waiting(request, v),
         **context,
     }
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
@@ -79,6 +81,15 @@ async def render(
     remember_csrf(request, response)
     remember_language(request, response)
     return response
+
+
+async def _waiting(request: Request, v: Any) -> int:
+    """The count of records waiting for the viewer's decision, for the menu."""
+    if v is None:
+        return 0
+    from .approvals import waiting_count
+
+    return await waiting_count(request, v)
 
 
 def see_other(request: Request, path: str, **query: Any) -> Response:
