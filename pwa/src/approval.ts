@@ -115,11 +115,18 @@ export async function inbox(api: Api): Promise<{ items: InboxItem[]; counts: { w
   return (await r.json()) as { items: InboxItem[]; counts: { waiting: number } };
 }
 
+/** The author's display name as the subject carries it ("…—李明", "出差报告+李明"), or "". */
+export function subjectName(subject: unknown): string {
+  const m = /[—+]([^—+]+)$/.exec(typeof subject === "string" ? subject : "");
+  return m ? m[1].trim() : "";
+}
+
+// The log names the device a step came from: this phone's id, like the rep's own steps.
 export async function openRecord(api: Api, docId: string): Promise<void> {
-  await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/open`);
+  await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/open`, { device: await api.deviceId() });
 }
 
 export async function decide(api: Api, docId: string, action: "approve" | "reject" | "return", comment: string): Promise<{ approval_status: string }> {
-  const r = await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment });
+  const r = await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment, device: await api.deviceId() });
   return (await r.json()) as { approval_status: string };
 }

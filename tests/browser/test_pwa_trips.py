@@ -7,6 +7,8 @@ edit naming the rule. Screenshots of every work screen at 390×844."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer
+from .conftest import PASSWORD, LiveServer, ServerProcess
 from .test_pwa import login, photo_png, server_records, unsent, wait_state, wait_synced, write_as
 from .test_pwa_today import record
 
@@ -166,6 +168,12 @@ def test_trip_and_expense_offline_then_returned_fixed_and_approved(
     assert got[expense]["attachments"][0]["sha256"] == sha
     assert [s["customer_id"] for s in got[trip]["stops"]] == [d for d, _ in customers]
     assert got[trip]["budget_fen"] == 300_000
+    # The server made the stops planned tasks; they reach the rep's phone (Today).
+    page.wait_for_function(
+        "(id) => [...window.waiqin.briefcase.infos.values()]"
+        ".filter((i) => i.kind === 'task' && i.record.trip_id === id).length === 2",
+        arg=trip,
+    )
 
     # The manager, online on their phone: the inbox, then a return with a comment.
     mctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
@@ -197,7 +205,8 @@ def test_trip_and_expense_offline_then_returned_fixed_and_approved(
         page.wait_for_selector("#returned-comment")
         assert "118.50" in page.inner_text("#returned-comment")
         assert _status(page) == "returned"
-        assert page.query_selector("#approval-log li[data-action='return']") is not None
+        returned = page.inner_text("#approval-log li[data-action='return']")
+        assert "手机" in returned, "decided on the manager's phone: the log says so"
         screenshot(page, "16-08-expense-returned")
         page.click("#edit-record")
         page.wait_for_selector(".work-editor")
@@ -344,3 +353,61 @@ def test_trip_report_and_weekly_draft_from_the_briefcase(
     assert "Trip plans" in page.inner_text("#work") and "Submitted" in page.inner_text("#work")
     screenshot(page, "16-14-work-home-en")
     page.click("#lang-switch")
+
+
+def _add_user(data: Path, login_name: str, role: str, manager: str | None, name: str) -> None:
+    exe = Path(sys.executable).parent / "waiqin"
+    cmd = [str(exe), "user", "add", login_name, "--role", role, "--name", name, "--data", str(data)]
+    if manager:
+        cmd += ["--manager", manager]
+    subprocess.run(cmd, input=PASSWORD + "\n", text=True, check=True, cwd=data,
+                   capture_output=True)
+
+
+def test_an_expense_over_the_threshold_needs_the_second_approver(
+    context: Any, own_server: ServerProcess, screenshot: Any
+) -> None:
+    """Default threshold ¥5,000: an expense of ¥6,000.00 goes to the manager, then to the
+    manager's manager; the rep's phone follows each step."""
+    server = own_server.server
+    _need_kinds(server)
+    _need_approvals(server)
+    own_server.stop()
+    _add_user(server.data, "director", "manager", None, "陈总")
+    _add_user(server.data, "lead", "manager", "director", "周强")
+    _add_user(server.data, "rep9", "rep", "lead", "孙丽")
+    own_server.start()
+
+    page = context.new_page()
+    login(page, server, "rep9")
+    _open_work(page)
+    page.click("#new-expense")
+    page.select_option("#f-expense_type", "entertainment")
+    page.fill("#f-amount_fen", "6,000")
+    page.fill("#f-description", "客户招待")
+    page.click("#save")
+    page.wait_for_selector(".work-record[data-kind='expense']")
+    expense = str(page.get_attribute(".work-record", "data-doc"))
+    assert record(page, expense)["amount_fen"] == 600_000
+    wait_synced(page)
+    page.wait_for_function(
+        "(id) => (window.waiqin.briefcase.record(id).approvers || []).length === 2", arg=expense
+    )
+
+    lead, director = server.login("lead"), server.login("director")
+    status, body = _post(server, f"/api/approvals/{expense}/decide", director,
+                         {"action": "approve", "comment": "越级"})
+    assert status == 403 and body["error"]["code"] == "approval.not_your_turn", body
+    status, body = _post(server, f"/api/approvals/{expense}/decide", lead,
+                         {"action": "approve", "comment": "同意,金额较大请总监审批"})
+    assert status == 200 and body["approval_status"] == "submitted", body
+    assert body["approval_step"] == 1
+    # Still under approval on the phone, with the first approval in the log.
+    page.wait_for_selector("#approval-log li[data-action='approve']")
+    assert _status(page) == "submitted"
+    screenshot(page, "16-15-expense-second-step")
+    status, body = _post(server, f"/api/approvals/{expense}/decide", director,
+                         {"action": "approve", "comment": "同意"})
+    assert status == 200 and body["approval_status"] == "approved", body
+    page.wait_for_selector(".work-record h1 .badge[data-status='approved']")
+    assert len(page.query_selector_all("#approval-log li[data-action='approve']")) == 2

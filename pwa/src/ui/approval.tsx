@@ -2,7 +2,7 @@
 // submit / withdraw, and for managers online their inbox and the decision buttons.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api";
-import { currentApprover, decide, inbox, log, openRecord, status, type InboxItem } from "../approval";
+import { currentApprover, decide, inbox, log, openRecord, status, subjectName, type InboxItem } from "../approval";
 import { fmtTime, getLang, label } from "../i18n";
 import { formatFen } from "../money";
 import { field } from "../schema";
@@ -50,8 +50,7 @@ function who(id: string, rec: Record<string, unknown>): string {
   const me = app!.api.session!.user;
   if (id === me.id) return `${me.name}(${w("by_me")})`;
   if (id && id === rec.created_by) {
-    const m = /[—+]([^—+]+)$/.exec(typeof rec.subject === "string" ? rec.subject : "");
-    return m ? m[1] : w("author");
+    return subjectName(rec.subject) || w("author");
   }
   if (id === me.manager_id) return w("my_manager");
   return id ? `${w("approver")} ${id.slice(0, 8)}` : "";
@@ -176,7 +175,7 @@ export function Inbox() {
                 {typeof it.amount_fen === "number" && <b>{formatFen(it.amount_fen)}</b>}
               </div>
               <div class="meta">
-                {it.author} · {fmtTime(it.submitted_at ?? null)}
+                {subjectName(it.subject) || it.author} · {fmtTime(it.submitted_at ?? null)}
               </div>
             </a>
           </li>
