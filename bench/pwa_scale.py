@@ -240,7 +240,8 @@ def run_one(n: int, cache: Path | None, root: Path | None = None) -> dict[str, A
             ctx.set_offline(False)
             out["reopen_ms"] = reopen
             out["heap_reopen_mb"] = max(heap[-6:]) / 1e6
-            page.wait_for_function("window.waiqin.briefcase.isLoaded", timeout=120_000)
+            # (an app from before the background read has no isLoaded: it read everything first)
+            page.wait_for_function("window.waiqin.briefcase.isLoaded !== false", timeout=120_000)
             cdp.send("HeapProfiler.collectGarbage")
             out["heap_reopen_live_mb"] = cdp.send("Runtime.getHeapUsage")["usedSize"] / 1e6
             ctx.close()
