@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from schema.export import schema_json
+from schema.kinds import MAX_EXPENSE_FEN
 from sync.protocol import DOC_ID_RE
 
-from . import duplicates_api, records_api
+from . import approvals_api, duplicates_api, records_api
+from .approvals import ACTIONS, THRESHOLD
 from .blobs.media import ACCEPTED_TYPES
 from .blobs.store import SHA256_RE
 from .blobs.thumbs import THUMB_SIZES
@@ -46,7 +48,8 @@ ERRORS = {
     413: "over the size limit",
     415: "a media type this server does not accept, or bytes of another type",
     416: "the range misses the blob",
-    422: "well-formed, but the bytes do not match their hash or do not decode",
+    422: "well-formed, but the bytes do not match their hash or do not decode, or a rule "
+         "is broken (error.code names it)",
     423: "another PATCH is writing this upload",
     429: "too many: failed logins (error.retry_after_s says when to try again), or open "
          "uploads",
@@ -62,7 +65,8 @@ def _field(f: dict[str, Any]) -> dict[str, Any]:
     if f["type"] == "list":
         base = {"type": "array", "items": {"type": "object"}}
     elif f.get("y_type") == "array":
-        base = {"type": "array", "items": _TYPES.get(f["type"], {})}
+        # read back as its child rows ({doc_id, user_id}, and position where ordered)
+        base = {"type": "array", "items": {"type": "object"}}
     base["description"] = f"{f['label_zh']} / {f['label_en']}"
     return base
 
@@ -189,6 +193,74 @@ def _records(kind: dict[str, Any]) -> dict[str, Any]:
                 "type": "object", "required": ["record", "history"],
                 "properties": {"record": schema_ref, "history": {"type": "array"}}}),
                 **_errors(401, 404)}}},
+    }
+
+
+def _approvals() -> dict[str, Any]:
+    kinds = sorted(k for k in ("trip_plan", "expense", "work_report"))
+    doc_id = _path("doc_id", {"type": "string",
+                              "pattern": f"^({'|'.join(kinds)}):{_UUID}$"},
+                   "a trip plan, expense or work report")
+    device = {"type": "string", "maxLength": 200,
+              "description": "which device or page decided, for the record's history"}
+    item = {"type": "object", "required": ["doc_id", "kind", "subject", "author",
+                                           "submitted_at", "approval_step"], "properties": {
+        "doc_id": _TYPES["doc_id"], "kind": {"type": "string", "enum": kinds},
+        "subject": {"type": ["string", "null"]}, "author": {"type": ["string", "null"]},
+        "submitted_at": {"type": ["integer", "null"]},
+        "approval_step": {"type": ["integer", "null"]},
+        "amount_fen": {"type": ["integer", "null"], "description": "expenses only"}}}
+    threshold = {"type": "object", "required": [THRESHOLD], "properties": {
+        THRESHOLD: {"type": "integer", "minimum": 0, "maximum": MAX_EXPENSE_FEN,
+                    "description": "fen; an expense above it also goes to the manager's "
+                                   "manager"}}}
+    return {
+        "/api/approvals": {"get": {
+            "operationId": "approvals_inbox",
+            "summary": "Records waiting for the caller's decision, newest first",
+            "responses": {"200": _json("items and counts", {
+                "type": "object", "required": ["items", "counts"], "properties": {
+                    "items": {"type": "array", "items": item},
+                    "counts": {"type": "object", "required": ["waiting"],
+                               "properties": {"waiting": {"type": "integer"}}}}}),
+                **_errors(401)}}},
+        "/api/approvals/settings": {
+            "get": {"operationId": "approvals_settings",
+                    "summary": "The approval threshold an admin sets",
+                    "responses": {"200": _json("the settings", threshold), **_errors(401)}},
+            "put": {"operationId": "set_approvals_settings",
+                    "summary": "Change the approval threshold (admins)",
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": threshold}}},
+                    "responses": {"200": _json("the settings", threshold),
+                                  **_errors(400, 401, 403)}}},
+        "/api/approvals/{doc_id}/open": {"post": {
+            "operationId": "approvals_open",
+            "summary": "The current approver opened the record: the author can no longer "
+                       "withdraw it",
+            "parameters": [doc_id],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"device": device}}}}},
+            "responses": {"204": {"description": "opened (once per step)"},
+                          **_errors(400, 401, 403, 404, 409)}}},
+        "/api/approvals/{doc_id}/decide": {"post": {
+            "operationId": "approvals_decide",
+            "summary": "Approve (to the next approver, or approved), reject, or return to "
+                       "the author with a comment",
+            "parameters": [doc_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"], "properties": {
+                    "action": {"type": "string", "enum": list(ACTIONS)},
+                    "comment": {"type": "string", "maxLength": approvals_api.MAX_COMMENT},
+                    "step": {"type": "integer", "description": "the approval_step decided"},
+                    "device": device}}}}},
+            "responses": {"200": _json("where the record stands", {
+                "type": "object", "required": ["approval_status", "approval_step",
+                                               "approvers"], "properties": {
+                    "approval_status": {"type": "string"},
+                    "approval_step": {"type": "integer"},
+                    "approvers": {"type": "array", "items": {"type": "string"}}}}),
+                **_errors(400, 401, 403, 404, 409, 422)}}},
     }
 
 
@@ -396,6 +468,7 @@ def document(*, max_blob_size: int) -> dict[str, Any]:
     }
     for kind in schema["kinds"]:
         paths.update(_records(kind))
+    paths.update(_approvals())
     paths.update(_customers())
     paths.update(_blobs(max_blob_size))
     return {

@@ -34,7 +34,9 @@ from sync.scope import SYSTEM, DocFacts, Principal
 log = logging.getLogger(__name__)
 
 KINDS = tuple(SCHEMA_KINDS)
-CHILD_KINDS = tuple(k for k in KINDS if k != "customer")
+# The kinds that hang off a customer (a merge re-parents them): those with a customer_id.
+CHILD_KINDS = tuple(k for k, d in SCHEMA_KINDS.items()
+                    if k != "customer" and d.has_field("customer_id"))
 CODE_COUNTER = "customer_code"
 CODE_BLOCK = 64
 SERVER_DEVICE = "server"

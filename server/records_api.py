@@ -35,6 +35,10 @@ TEXT_FIELDS = {
     "deal": ("title",),
     "progress": ("detail", "next_step"),
     "task": ("subject", "notes"),
+    "trip_plan": ("subject", "region", "notes"),
+    "trip_report": ("subject", "purpose", "result", "next_step"),
+    "expense": ("subject", "description"),
+    "work_report": ("subject", "body"),
 }
 SORTABLE = ("created_at", "updated_at", "received_at", "seq")
 MAX_LIMIT = 500
@@ -102,6 +106,11 @@ async def list_records(request: Request) -> Response:
         conds.append(cond)
     if kind == "customer" and q.get("merged") != "1":
         conds.append(table.c.merged_into.is_(None))
+    if kind != "customer" and "customer_id" not in table.c and (
+            q.get("customer") or q.get("owner")
+    ):
+        raise BadRequest(f"{kind} records have no customer", field=(
+            "customer" if q.get("customer") else "owner"))
     if customer := q.get("customer"):
         conds.append(table.c.doc_id == customer if kind == "customer"
                      else table.c.customer_id == customer)

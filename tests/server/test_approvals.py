@@ -411,6 +411,9 @@ async def test_a_weeks_records_are_what_the_read_api_returns_for_the_author_and_
                 "author": team.rep1.id, "since": monday, "until": monday + week, "limit": 500})
             assert r.status_code == 200, r.text
             assert {i["doc_id"] for i in r.json()["items"]} == want, kind
+        # a trip plan has no customer to filter by: a named 400, not a 500
+        r = await api.get("/api/records/trip_plan", params={"customer": c})
+        assert (r.status_code, r.json()["error"]["field"]) == (400, "customer")
 
 
 def _problems(kind: str, rec: dict[str, Any]) -> list[tuple[str, str]]:
