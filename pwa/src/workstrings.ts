@@ -38,6 +38,7 @@ const W = {
   by_me: ["我", "me"],
   approver: ["审批人", "Approver"],
   author: ["提交人", "Author"],
+  step: ["第 {n}/{m} 级审批", "step {n} of {m}"],
   my_manager: ["我的上级", "my manager"],
   device_phone: ["手机", "phone"],
   device_api: ["在线审批", "online (app)"],

@@ -347,11 +347,30 @@ def test_trip_report_and_weekly_draft_from_the_briefcase(
         arg=report,
     )
 
+    # Withdrawn offline after the manager opened it: the server refuses, the phone says why
+    # and keeps the change (nothing lost).
+    context.set_offline(True)
+    wait_state(page, "offline")
+    status, body = _post(live_server, f"/api/approvals/{report}/open",
+                         live_server.login("manager"), {})
+    assert status == 204 or status == 200, body
+    page.click("#withdraw")
+    page.wait_for_selector(".work-record h1 .badge[data-status='withdrawn']")
+    context.set_offline(False)
+    banner = page.wait_for_selector(".refused-banner", timeout=30_000)
+    assert "不能再撤销" in banner.inner_text(), banner.inner_text()
+    rules = page.evaluate(
+        "() => window.waiqin.briefcase.refused().flatMap((e) =>"
+        " [e.refused.rule, ...(e.refused.problems || []).map((p) => p.rule)])"
+    )
+    assert "approval.opened" in rules, rules
+    screenshot(page, "16-14-withdraw-refused")
+
     # English, second: the work area's words and the schema's labels.
     page.click("#lang-switch")
     _open_work(page)
     assert "Trip plans" in page.inner_text("#work") and "Submitted" in page.inner_text("#work")
-    screenshot(page, "16-14-work-home-en")
+    screenshot(page, "16-16-work-home-en")
     page.click("#lang-switch")
 
 
@@ -405,6 +424,8 @@ def test_an_expense_over_the_threshold_needs_the_second_approver(
     # Still under approval on the phone, with the first approval in the log.
     page.wait_for_selector("#approval-log li[data-action='approve']")
     assert _status(page) == "submitted"
+    page.wait_for_selector("#approval-step")
+    assert "2/2" in page.inner_text("#approval-step")
     screenshot(page, "16-15-expense-second-step")
     status, body = _post(server, f"/api/approvals/{expense}/decide", director,
                          {"action": "approve", "comment": "同意"})

@@ -207,6 +207,11 @@ function WorkRecord({ id }: { id: string }) {
     <div class="page work-record" data-doc={id} data-kind={kindName}>
       <h1>
         {str(rec.subject) || (kind ? label(kind) : kindName)} {approval && <StatusChip kindName={kindName} rec={rec} />}
+        {approval && status(rec) === "submitted" && Array.isArray(rec.approvers) && rec.approvers.length > 1 && (
+          <span class="badge" id="approval-step">
+            {w("step", { n: (typeof rec.approval_step === "number" ? rec.approval_step : 0) + 1, m: rec.approvers.length })}
+          </span>
+        )}
       </h1>
       <RefusedBanner docId={id} />
       {comment && (
