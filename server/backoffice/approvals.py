@@ -17,6 +17,8 @@ from starlette.responses import Response
 
 from schema.kinds import APPROVAL_KINDS, KINDS, MAX_EXPENSE_FEN, Kind
 from server import approvals as flow
+from server.accounts import audit
+from server.approvals import THRESHOLD
 from server.errors import BadRequest, HTTPError
 from server.services import services_of
 
@@ -203,7 +205,7 @@ async def decide_post(request: Request) -> Response:
     except HTTPError as e:
         lang = language(request)
         return await record_view(request, doc_id, error=error_text(e.code, lang, e.message),
-                                 status=e.status)
+                                 status=e.status, typed_comment=comment)
     return see_other(request, f"/records/{doc_id}", decided=action)
 
 
@@ -243,6 +245,9 @@ async def settings_post(request: Request) -> Response:
             "error": gettext(lang, "Enter an amount in yuan from 0 to 100,000, with at most "
                              "two decimals."),
             "typed": form.get("threshold", "")}, status=400)
+    was = await flow.threshold()
     await flow.set_threshold(v.principal, fen)
+    async with services_of(request).engine.begin() as conn:
+        await audit(conn, "admin.setting", user_id=v.user.id, name=THRESHOLD, was=was, to=fen)
     return see_other(request, "/settings", done="saved")
 

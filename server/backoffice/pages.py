@@ -206,7 +206,13 @@ SPECIAL_LISTS = ("attachments", "approval_log", "approvers", "stops")
 
 
 def _display_fields(kind: str) -> list[Any]:
-    return [f for f in get_kind(kind).fields if f.y_type != "array"]
+    # the step is the approval section's (as "approver n of m"), not a bare index
+    return [f for f in get_kind(kind).fields if f.y_type != "array" and f.name != "approval_step"]
+
+
+def money_label(label: str) -> str:
+    """A fen field's label as the page shows it, in yuan: 金额(分) → 金额(元)."""
+    return label.replace("(分)", "(元)").replace("(fen)", "(yuan)")
 
 
 @page
@@ -217,8 +223,9 @@ async def record_page(request: Request) -> Response:
 
 
 async def record_view(request: Request, doc_id: str, *, error: str = "",
-                      status: int = 200) -> Response:
-    """The record page; `error` (with its status) when a decision from it was refused."""
+                      status: int = 200, typed_comment: str = "") -> Response:
+    """The record page; `error` (with its status) when a decision from it was refused, and
+    the comment that was typed, so it is not lost."""
     v = await viewer(request)
     async with services_of(request).engine.connect() as conn:
         rec = await qs.load_record(conn, v, doc_id)
@@ -286,6 +293,9 @@ async def record_view(request: Request, doc_id: str, *, error: str = "",
         "stop_names": {k: _link_title(k, r, lang) for k, r in stop_names.items()},
         "decided": ap.decided_text(request.query_params.get("decided", ""), lang),
         "error": error,
+        "money_label": money_label,
+        "typed_comment": typed_comment,
+        "task_status": lambda value: _enum_text(get_kind("task").field("status"), value, lang),
         "status_label": lambda value: _enum_text(
             get_kind("expense").field("approval_status"), value, lang),
     }, status=status)
@@ -310,7 +320,7 @@ def _field_label(kind: Any, name: str, lang: str) -> str:
         f = kind.field(name)
     except KeyError:
         return name
-    return str(f.label_zh if lang == "zh" else f.label_en)
+    return money_label(str(f.label_zh if lang == "zh" else f.label_en))
 
 
 def _enum_text(f: Any, value: Any, lang: str) -> str:
@@ -334,6 +344,10 @@ def _value_text(kind: Any, name: str, value: Any, names: dict[str, str], lang: s
             return ", ".join(names.get(str(u), str(u)) for u in value)
         if name == "contacts":
             return "; ".join(str(c.get("name") or "?") for c in value if isinstance(c, dict))
+        if name == "approval_log":
+            return f"{len(value)} {'步' if lang == 'zh' else 'steps'}"
+        if name == "stops":
+            return "; ".join(str(c.get("purpose") or "?") for c in value if isinstance(c, dict))
         if name == "products":
             return "; ".join(
                 " ".join(str(c.get(k)) for k in ("name", "model", "quantity") if c.get(k))
@@ -341,6 +355,8 @@ def _value_text(kind: Any, name: str, value: Any, names: dict[str, str], lang: s
         return f"{len(value)} × {'附件' if lang == 'zh' else 'file'}"
     if f.type == "timestamp" and isinstance(value, (int, float)):
         return fmt_ms(int(value))
+    if name.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
+        return "¥" + yuan(value)
     if f.type == "user_id" and isinstance(value, str):
         return names.get(value, value)
     if f.enum:

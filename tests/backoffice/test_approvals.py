@@ -436,6 +436,8 @@ async def test_threshold_form(live_server: LiveServer) -> None:
         r = await post_form(http, "/admin/settings", threshold="1,234.5")
         assert r.status_code == 303
         assert await flow.threshold() == 123_450
+        r = await http.get("/admin/audit?action=admin.setting")
+        assert "expense_second_approval_fen" in r.text and "123450" in r.text
         for bad in ("-1", "12.345", "abc", "100000.01", ""):
             r = await post_form(http, "/admin/settings", threshold=bad)
             assert r.status_code == 400 and "最多两位小数" in r.text, bad

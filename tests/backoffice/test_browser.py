@@ -1,7 +1,9 @@
 """The back office in headless Chromium: a manager logs in, filters visits, opens one with a
 photo, merges a duplicate candidate, and exports the service ranking to Excel; reads the
-tasks list, a rep's week and the overdue tasks; every page is photographed at desktop size
-into tests/artifacts/backoffice/."""
+tasks list, a rep's week and the overdue tasks; decides on a rep's trip and expenses from
+the approval inbox, reads the trip calendar and the expense report; an admin sets the
+expense threshold. Every page is photographed at desktop size into
+tests/artifacts/backoffice/."""
 
 from __future__ import annotations
 
@@ -396,4 +398,164 @@ def test_tasks_week_view_and_overdue_report(backoffice: BackOffice, browser: Any
     page.wait_for_url("**/admin/records/task:bo-t07")
     assert "逾期" in page.locator("h1").inner_text()
     shot(page, "26-task-record")
+    ctx.close()
+
+
+# -- trips, expenses and approvals ---------------------------------------------------------------
+
+
+@dataclass
+class TripWorld:
+    plan: str
+    report: str
+    expense: str  # with a receipt photo, ¥1,234.56
+    meal: str  # on the trip too, ¥88.00
+    month: str  # YYYY-MM of the trip
+
+
+async def _trip_world(bo: BackOffice) -> TripWorld:
+    """rep1, from the phone through /sync: a trip plan to two customers, submitted; an
+    expense on it with a receipt photo and a meal, submitted; a trip report."""
+    from schema import samples
+    from schema.ydoc import write_record
+    from sync.client import SyncClient
+    from tests.backoffice.seed import jpeg, upload
+
+    rep = bo.team.rep1
+    day = today_cst() - datetime.timedelta(days=3)
+    end = day + datetime.timedelta(days=2)
+    photo = jpeg((230, 230, 210), (480, 640))
+    sha = await upload(bo.url, bo.tokens["rep1"], photo)
+    plan, report = samples.new_id("trip_plan"), samples.new_id("trip_report")
+    exp, meal = samples.new_id("expense"), samples.new_id("expense")
+    now = int(time.time() * 1000)
+    dev = SyncClient("phone-rep1-trip")
+
+    def expense(fen: int, kind: str, label: str, d: datetime.date, **over: Any) -> Any:
+        rec = samples.expense(
+            subject=f"{d.year}年{d.month:02d}月{d.day:02d}日{label}费用—{rep.name}",
+            expense_date=d.isoformat(), expense_type=kind, amount_fen=fen, trip_id=plan,
+            customer_id=bo.seeded.customer_a, created_by=rep.id, created_at=now,
+            submitted_at=now + 1000, approval_status="submitted", **over)
+        for k in ("visit_id", "deal_id"):
+            rec.pop(k)
+        return rec
+
+    async with dev.connect(f"{bo.ws}/sync", bo.tokens["rep1"]):
+        await dev.wait_caught_up()
+        cust2 = samples.new_id("customer")
+        write_record(dev.doc(cust2), "customer", customer_record(
+            rep.id, name="天津海河精密仪器有限公司", credit_code=None, attachments=[],
+            contacts=[], created_at=now))
+        write_record(dev.doc(plan), "trip_plan", samples.trip_plan(
+            subject=f"{day.year}年{day.month}月{day.day}日-华北-出差计划—{rep.name}",
+            start_date=day.isoformat(), end_date=end.isoformat(),
+            stops=[{"customer_id": bo.seeded.customer_a, "purpose": "演示高速扫描仪"},
+                   {"customer_id": cust2, "purpose": "洽谈年度维保合同"}],
+            created_by=rep.id, created_at=now, submitted_at=now + 1000))
+        write_record(dev.doc(exp), "expense", expense(
+            123_456, "transport", "交通", day, description="北京—天津高铁往返",
+            attachments=[samples.attachment(sha256=sha, size=len(photo), width=480,
+                                            height=640, caption="高铁票",
+                                            category="other", captured_at=now)]))
+        write_record(dev.doc(meal), "expense", expense(
+            8_800, "meals", "餐饮", day + datetime.timedelta(days=1), attachments=[]))
+        write_record(dev.doc(report), "trip_report", samples.trip_report(
+            subject=f"出差报告+{rep.name}", plan_id=plan, started_at=now - 3 * 86_400_000,
+            ended_at=now - 86_400_000, created_by=rep.id, created_at=now,
+            submitted_at=now + 1000))
+        await dev.wait_flushed()
+    return TripWorld(plan, report, exp, meal, day.strftime("%Y-%m"))
+
+
+def _login(page: Any, bo: BackOffice, who: str) -> None:
+    page.goto(f"{bo.url}/admin/login")
+    page.fill("input[name=login]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def test_approvals_trips_and_expenses(backoffice: BackOffice, browser: Any) -> None:
+    bo = backoffice
+    w = bo.call(_trip_world(bo))
+    services = bo.app.state.services
+    bo.call(services.edits.settle())
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, bo, "manager")
+    assert page.locator("#nav-approvals .nav-count").inner_text() == "3"
+    page.click("#nav-approvals")
+    page.wait_for_url("**/admin/approvals")
+    rows = page.locator("#inbox tbody tr")
+    assert rows.count() == 3
+    assert page.locator(f"#inbox tr[data-doc='{w.expense}'] td.fen").inner_text() == "¥1,234.56"
+    shot(page, "30-approvals-inbox")
+    # the expense: its receipt, its flow; return it without a comment, then with one
+    page.click(f"#inbox a[href='/admin/records/{w.expense}']")
+    page.wait_for_url(f"**/admin/records/{w.expense}")
+    page.wait_for_function("document.querySelector('.photos img').naturalWidth > 0")
+    assert page.locator("#approval .a-submit").count() == 1
+    assert "phone-rep1-trip" in page.locator("#approval").inner_text()
+    shot(page, "31-expense-record")
+    page.click("#decide button[value=return]")
+    page.wait_for_load_state()
+    assert "退回时必须填写意见" in page.locator("#decision-error").inner_text()
+    shot(page, "32-expense-return-needs-comment")
+    page.fill("#decide textarea[name=comment]", "金额与车票不符,请核对后重新提交")
+    page.click("#decide button[value=return]")
+    page.wait_for_url("**decided=return*")
+    bo.call(services.edits.settle())
+    page.reload()
+    assert page.locator("#approval .a-return").count() == 1
+    assert "金额与车票不符" in page.locator("#approval").inner_text()
+    assert page.locator("#decide").count() == 0
+    shot(page, "33-expense-returned")
+    # the trip plan: its stops and its records, approved
+    page.goto(f"{bo.url}/admin/records/{w.plan}")
+    assert page.locator("#stops tbody tr").count() == 2
+    assert page.locator(".trip-expenses tr").count() == 2
+    page.fill("#decide textarea[name=comment]", "同意出差")
+    page.click("#decide button[value=approve]")
+    page.wait_for_url("**decided=approve*")
+    bo.call(services.edits.settle())
+    page.reload()
+    assert page.locator("#approval .badge.st-approved").count() == 1
+    shot(page, "34-trip-plan-approved")
+    page.goto(f"{bo.url}/admin/records/{w.report}")
+    assert "¥1,322.56" in page.locator("#trip").inner_text()  # 1,234.56 + 88.00
+    shot(page, "35-trip-report")
+    page.goto(f"{bo.url}/admin/approvals")
+    assert page.locator("#inbox tbody tr[data-doc]").count() == 1  # the meal is left
+    # the calendar of the trip's month
+    page.goto(f"{bo.url}/admin/trips?month={w.month}")
+    bar = page.locator(f".trips a.bar[data-doc='{w.plan}']")
+    assert bar.count() == 1 and "st-approved" in (bar.get_attribute("class") or "")
+    shot(page, "36-trip-calendar")
+    page.goto(f"{bo.url}/admin/trips?month={w.month}&lang=en")
+    shot(page, "37-trip-calendar-en")
+    # the expense report: the meal (in approval) counts; the returned expense does not
+    page.goto(f"{bo.url}/admin/reports/expenses?lang=zh")
+    page.locator("svg.chart").first.wait_for()
+    assert page.locator(f"a[href='/admin/records/{w.meal}']").count() == 1
+    assert page.locator(f"a[href='/admin/records/{w.expense}']").count() == 0
+    shot(page, "38-report-expenses")
+    page.goto(f"{bo.url}/admin/records/{bo.seeded.customer_a}")
+    timeline = page.locator("ol.timeline")
+    assert timeline.locator(f"a[href='/admin/records/{w.plan}']").count() == 1
+    assert timeline.locator(f"a[href='/admin/records/{w.meal}']").count() == 1
+    shot(page, "39-customer-timeline-trips")
+    ctx.close()
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, bo, "admin")
+    page.goto(f"{bo.url}/admin/settings")
+    page.fill("input[name=threshold]", "12.345")
+    page.click("#threshold-form button")
+    assert "最多两位小数" in page.locator(".error-box").inner_text()
+    page.fill("input[name=threshold]", "8000")
+    page.click("#threshold-form button")
+    page.wait_for_url("**done=saved*")
+    assert bo.call(services.approvals.threshold()) == 800_000
+    shot(page, "40-settings")
     ctx.close()
