@@ -108,7 +108,19 @@ export class Reminders {
     let next = Infinity;
     const ringing: Ringing[] = [];
     let changed = false;
-    for (const a of this.alerts()) {
+    const alerts = this.alerts();
+    // Tasks done, cancelled or gone are forgotten, so the kept lists stay small (once every
+    // record is read: a task not read yet is not gone).
+    const live = new Set(alerts.map((a) => a.id));
+    for (const m of this.app.briefcase.isLoaded ? [this.kept.rung, this.kept.snoozed] : []) {
+      for (const id of Object.keys(m)) {
+        if (!live.has(id)) {
+          delete m[id];
+          changed = true;
+        }
+      }
+    }
+    for (const a of alerts) {
       if (a.at > now) {
         next = Math.min(next, a.at);
         continue;

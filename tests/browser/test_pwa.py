@@ -156,6 +156,7 @@ def test_login_shows_my_customers(context: Any, live_server: LiveServer, screens
     login(page, live_server)
     assert unsent(page) == 0
     assert "李明" in page.inner_text("header.top")
+    page.click("#nav-customers")
     screenshot(page, "02-customers-empty")
 
 
@@ -422,6 +423,7 @@ def test_a_briefcase_of_5000_records_opens_fast(
         5000,
     )
     assert seeded == 5000
+    page.evaluate("location.hash = '#/customers'")  # the list (Today is the first screen)
     page.reload()
     page.wait_for_selector("#customer-list li >> nth=99")
     ready_ms = int(page.get_attribute("body", "data-ready-ms"))
@@ -605,6 +607,7 @@ def test_duplicate_warning_online_and_from_the_offline_index(
         "async (c) => (await window.waiqin.store.all('dupindex')).some((e) => e.code === c)",
         arg=code,
     )
+    page.click("#nav-customers")
     page.click("#new-customer")
     page.fill("#f-name", existing)
     warning = page.wait_for_selector("#dup-warning")
@@ -634,6 +637,7 @@ def test_catch_up_on_a_new_device_then_live_updates(
     write_as(live_server, "rep2", customer, {"name": name, "category": "direct"})
     page = context.new_page()
     login(page, live_server, "rep2")
+    page.click("#nav-customers")
     page.fill("#search", name[-6:])
     page.click(f"#customer-list a[data-doc='{customer}']")
     page.wait_for_selector("h1.customer-name")

@@ -270,6 +270,7 @@ def test_the_customer_form_fits_its_essentials_on_the_first_screen(
     write_as(live_server, "rep2", f"customer:{uuid.uuid4()}", {"name": existing})
     page = context.new_page()
     login(page, live_server)
+    page.click("#nav-customers")
     page.click("#new-customer")
     page.wait_for_selector("#f-name")
     bar = box(page, ".actions.sticky")
@@ -363,6 +364,7 @@ def test_the_new_customer_button_leaves_the_last_card_clear(
     # "龥" sorts last, so these twelve are the end of the list whatever else rep2 has.
     rows = [{"name": f"龥{tag}测试{i:02d}有限公司", "category": "direct"} for i in range(12)]
     seed(page, [(f"customer:{uuid.uuid4()}", r) for r in rows])
+    page.evaluate("location.hash = '#/customers'")  # the list (Today is the first screen)
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
     page.fill("#search", tag)

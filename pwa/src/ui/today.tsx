@@ -168,7 +168,7 @@ function Late({ n }: { n: number | null }) {
   return n === null ? null : <span class="badge overdue">{t("overdue", { n })}</span>;
 }
 
-function Row({ item }: { item: TodayItem }) {
+function Row({ item, refused }: { item: TodayItem; refused: boolean }) {
   const a = app!;
   const r = a.briefcase.infos.get(item.id)?.record ?? {};
   const cname = customerName(item.customer);
@@ -213,6 +213,11 @@ function Row({ item }: { item: TodayItem }) {
         <div class="title">
           <span class="name">{title}</span>
           <Late n={item.late} />
+          {refused && (
+            <span class="badge refused" title={t("refused_here")}>
+              !
+            </span>
+          )}
         </div>
         <div class="meta">{meta}</div>
       </a>
@@ -227,6 +232,8 @@ function Row({ item }: { item: TodayItem }) {
 
 function Section({ id, title, items }: { id: string; title: string; items: TodayItem[] }) {
   if (!items.length) return null;
+  // A change the server refused stays on the device, marked here as on the list.
+  const refused = new Set(app!.briefcase.refused().map((e) => e.doc));
   return (
     <section class="today-section" id={id} data-count={items.length}>
       <h2>
@@ -234,7 +241,7 @@ function Section({ id, title, items }: { id: string; title: string; items: Today
       </h2>
       <ul class="cards">
         {items.map((it) => (
-          <Row item={it} />
+          <Row item={it} refused={refused.has(it.id)} />
         ))}
       </ul>
     </section>
@@ -246,7 +253,7 @@ export function Today() {
   const list = today();
   const date = new Date().toLocaleDateString(getLang() === "zh" ? "zh-CN" : "en-GB", { month: "long", day: "numeric", weekday: "long" });
   return (
-    <div class="page today" id="today" data-total={list?.total ?? ""}>
+    <div class="page today" id="today" data-total={list?.total ?? ""} data-loaded={a.briefcase.isLoaded ? "1" : "0"}>
       <div class="today-head">
         <h1>
           {t("today")} <span class="muted">{date}</span>
