@@ -168,12 +168,28 @@ def test_trip_and_expense_offline_then_returned_fixed_and_approved(
     assert got[expense]["attachments"][0]["sha256"] == sha
     assert [s["customer_id"] for s in got[trip]["stops"]] == [d for d, _ in customers]
     assert got[trip]["budget_fen"] == 300_000
-    # The server made the stops planned tasks; they reach the rep's phone (Today).
+    # The server made the stops planned tasks; they reach the rep's phone (Today). The visit
+    # started from one is part of the trip: the plan's page lists it.
     page.wait_for_function(
         "(id) => [...window.waiqin.briefcase.infos.values()]"
         ".filter((i) => i.kind === 'task' && i.record.trip_id === id).length === 2",
         arg=trip,
     )
+    task = page.evaluate(
+        "(id) => [...window.waiqin.briefcase.infos.values()]"
+        ".find((i) => i.kind === 'task' && i.record.trip_id === id).id",
+        trip,
+    )
+    page.goto(live_server.url + f"/app/#/new/visit?task={task}")
+    page.wait_for_selector("#customer-chosen")
+    page.fill("#f-met_name", "陈静")
+    page.fill("#f-result", "同意试用")
+    page.fill("#f-next_step", "寄送试用机")
+    page.click("#save")
+    page.wait_for_function("() => location.hash === '#/'")  # saved: back to Today
+    page.goto(live_server.url + f"/app/#/work/r/{trip}")
+    visits = page.wait_for_selector("#trip-linked dd[data-kind='visit'][data-n='1']")
+    assert "杭州出差客户" in visits.inner_text()
 
     # The manager, online on their phone: the inbox, then a return with a comment.
     mctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,

@@ -368,6 +368,7 @@ export function Editor({ docId, kindName, query }: { docId: string | null; kindN
       if (kindName === "progress") out.deal_id = values.deal_id;
       if (kindName === "task") out.completed_at = values.completed_at;
       if (kindName === "progress" || isNew) out.customer_id = values.customer_id;
+      if (isNew && (kindName === "visit" || kindName === "service")) out.trip_id = values.trip_id; // from a trip's task
       if (!isNew) {
         delete out.customer_id;
         delete out.deal_id;

@@ -34,6 +34,8 @@ export function prefillFromTask(kindName: string, task: Values): Values {
     if (str(task.subject)) v.purpose = str(task.subject);
   }
   if (kindName === "progress" && typeof task.deal_id === "string") v.deal_id = task.deal_id;
+  // A trip's planned visit is part of the trip: its trip report lists it.
+  if ((kindName === "visit" || kindName === "service") && typeof task.trip_id === "string") v.trip_id = task.trip_id;
   return v;
 }
 

@@ -150,11 +150,11 @@ function Linked({ planId }: { planId: string }) {
       <h2>{w("linked")}</h2>
       <dl class="facts">
         <dt>{w("visits")}</dt>
-        <dd data-n={visits.length}>{visits.map((v) => `${customerName(v.record.customer_id)} ${fmtTime(v.record.started_at as number)}`).join(";") || "—"}</dd>
+        <dd data-kind="visit" data-n={visits.length}>{visits.map((v) => `${customerName(v.record.customer_id)} ${fmtTime(v.record.started_at as number)}`).join(";") || "—"}</dd>
         <dt>{w("services")}</dt>
-        <dd data-n={services.length}>{services.map((s) => str(s.record.subject)).join(";") || "—"}</dd>
+        <dd data-kind="service" data-n={services.length}>{services.map((s) => str(s.record.subject)).join(";") || "—"}</dd>
         <dt>{w("expenses")}</dt>
-        <dd data-n={expenses.length}>
+        <dd data-kind="expense" data-n={expenses.length}>
           {expenses.map((e) => `${str(e.record.subject)} ${formatFen(Number(e.record.amount_fen) || 0)}`).join(";") || "—"}
           {expenses.length > 0 && ` · ${w("total")} ${formatFen(total)}`}
         </dd>
