@@ -31,10 +31,11 @@ async def _customers(live: LiveServer, login_: str, names: list[str]) -> list[st
     ids = []
     async with dev.connect(f"{live.ws}/sync", live.tokens[login_]):
         await dev.wait_caught_up()
-        for name in names:
+        for i, name in enumerate(names):  # made one after the other: the first is earliest
             cid = samples.new_id("customer")
             write_record(dev.doc(cid), "customer", customer_record(
-                user.id, name=name, credit_code=None, phone=None, contacts=[]))
+                user.id, name=name, credit_code=None, phone=None, contacts=[],
+                created_at=dev.now_ms() + i))
             ids.append(cid)
         await dev.wait_flushed()
     await live.services.edits.settle()
@@ -97,11 +98,9 @@ async def test_queue_merge_dismiss_and_undo(live_server: LiveServer) -> None:
         r = await _post(http, f"/admin/duplicates/{mine}/merge", survivor=a1)
         assert r.status_code == 303
         await live_server.services.edits.settle()
-        # one card went into the other (the earlier survives; both claim the same moment here,
-        # so the lower id does), whichever the reviewer named as the survivor
-        kept, gone = sorted([a1, a2])
-        assert (await _merged_into(live_server, gone), await _merged_into(live_server, kept)) \
-            == (kept, None)
+        # the earlier card survives (a1, made first), whichever the reviewer named
+        assert (await _merged_into(live_server, a2), await _merged_into(live_server, a1)) \
+            == (a1, None)
         assert await _status(live_server, mine) == "merged"
         r = await _post(http, f"/admin/duplicates/{dismissable}/dismiss")
         assert r.status_code == 303
@@ -132,7 +131,7 @@ async def test_queue_merge_dismiss_and_undo(live_server: LiveServer) -> None:
         r = await http.post("/admin/merges/1/undo", data={"csrf": csrf_of(page.text)})
         assert r.status_code == 303
         await live_server.services.edits.settle()
-        assert await _merged_into(live_server, gone) is None  # both cards are back
+        assert await _merged_into(live_server, a2) is None  # both cards are back
         r = await http.post("/admin/merges/1/undo", data={"csrf": csrf_of(page.text)})
         assert r.status_code == 404  # already undone
         assert "已撤销" in (await http.get("/admin/merges")).text
