@@ -345,7 +345,8 @@ def _value_text(kind: Any, name: str, value: Any, names: dict[str, str], lang: s
         if name == "contacts":
             return "; ".join(str(c.get("name") or "?") for c in value if isinstance(c, dict))
         if name == "approval_log":
-            return f"{len(value)} {'步' if lang == 'zh' else 'steps'}"
+            n = len(value)
+            return f"{n} {'步' if lang == 'zh' else ('step' if n == 1 else 'steps')}"
         if name == "stops":
             return "; ".join(str(c.get("purpose") or "?") for c in value if isinstance(c, dict))
         if name == "products":

@@ -511,8 +511,12 @@ def test_approvals_trips_and_expenses(backoffice: BackOffice, browser: Any) -> N
     assert "金额与车票不符" in page.locator("#approval").inner_text()
     assert page.locator("#decide").count() == 0
     shot(page, "33-expense-returned")
+    page.goto(f"{bo.url}/admin/records/{w.expense}?lang=en")
+    assert "Returned" in page.locator("#approval h2").inner_text()
+    assert page.locator("#approval th", has_text="Comment").count() == 1
+    shot(page, "33-expense-returned-en")
     # the trip plan: its stops and its records, approved
-    page.goto(f"{bo.url}/admin/records/{w.plan}")
+    page.goto(f"{bo.url}/admin/records/{w.plan}?lang=zh")
     assert page.locator("#stops tbody tr").count() == 2
     assert page.locator(".trip-expenses tr").count() == 2
     page.fill("#decide textarea[name=comment]", "同意出差")
