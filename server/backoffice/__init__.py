@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import admin, approvals, duplicates, pages, reassign, schedule, trips
+from . import admin, approvals, duplicates, importing, pages, reassign, schedule, trips
 from .web import HERE
 
 
@@ -42,6 +42,12 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/schedule", schedule.schedule_page, methods=["GET"], name="bo_schedule"),
         Route("/team", reassign.team_page, methods=["GET"], name="bo_team"),
         Route("/team/reassign", reassign.reassign_member, methods=["POST"]),
+        Route("/import", importing.import_page, methods=["GET"], name="bo_import"),
+        Route("/import", importing.import_upload, methods=["POST"]),
+        Route("/import/{job}", importing.job_page, methods=["GET"]),
+        Route("/import/{job}/mapping", importing.job_mapping, methods=["POST"]),
+        Route("/import/{job}/run", importing.job_run, methods=["POST"]),
+        Route("/import/{job}/status", importing.job_status, methods=["GET"]),
         Route("/audit.{fmt}", admin.audit_export, methods=["GET"]),
         Route("/refusals.{fmt}", admin.refusals_export, methods=["GET"]),
         Route("/refusals", admin.refusals_page, methods=["GET"], name="bo_refusals"),
