@@ -91,6 +91,8 @@ def _plan_trip_offline(page: Any, customers: list[tuple[str, str]], screenshot: 
     page.fill("#f-budget_fen", "3000")
     subject = page.input_value("#f-subject")
     assert subject.endswith("-华东-出差计划—李明") and "年" in subject, subject
+    screenshot(page, "16-01b-trip-plan-stops")
+    page.evaluate("scrollTo(0, 0)")
     screenshot(page, "16-01-trip-plan-form")
     page.click("#save")
     page.wait_for_selector(".work-record[data-kind='trip_plan']")
@@ -386,6 +388,8 @@ def test_trip_report_and_weekly_draft_from_the_briefcase(
     page.click("#lang-switch")
     _open_work(page)
     assert "Trip plans" in page.inner_text("#work") and "Submitted" in page.inner_text("#work")
+    # The refused withdraw is marked on its row, as on the customer list.
+    assert page.query_selector(f"#work a[data-doc='{report}'] .badge.refused") is not None
     screenshot(page, "16-16-work-home-en")
     page.click("#lang-switch")
 

@@ -82,6 +82,8 @@ export function Work({ parts, query }: { parts: string[]; query: URLSearchParams
 function WorkHome() {
   const a = app!;
   const role = a.api.session!.user.role;
+  const refusedDocs = new Set(a.briefcase.refused().map((e) => e.doc));
+  const unsentDocs = new Set(a.briefcase.outbox.map((e) => e.doc));
   return (
     <div class="page work" id="work">
       <h1>{w("work")}</h1>
@@ -95,10 +97,10 @@ function WorkHome() {
         const rows = kind ? mine(k) : [];
         return (
           <section class="work-section" data-kind={k}>
-            <div class="title row">
-              <h2 style="flex:1;margin:0.8rem 0 0.4rem">{w(SECTION[k])}</h2>
+            <div class="row" style="margin:1rem 0 0.5rem">
+              <h2 style="flex:1;margin:0">{w(SECTION[k])}</h2>
               {kind && (
-                <a class="button secondary" href={`#/work/new/${k}`} id={`new-${k}`}>
+                <a class="button secondary" style="min-height:38px;padding:0.35rem 0.8rem" href={`#/work/new/${k}`} id={`new-${k}`}>
                   + {w(NEW[k])}
                 </a>
               )}
@@ -112,6 +114,7 @@ function WorkHome() {
                     <div class="title">
                       <span class="name">{str(i.record.subject) || label(kind!)}</span>
                       {APPROVAL_KINDS.has(k) && <StatusChip kindName={k} rec={i.record} />}
+                      {refusedDocs.has(i.id) ? <span class="badge refused">!</span> : unsentDocs.has(i.id) ? <span class="badge unsent">↑</span> : null}
                     </div>
                     <div class="meta">
                       {k === "expense" && typeof i.record.amount_fen === "number" ? `${formatFen(i.record.amount_fen)} · ` : ""}
