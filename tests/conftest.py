@@ -7,15 +7,16 @@ no server answers, unless WAIQIN_REQUIRE_POSTGRES=1 (set by .ci/run), where they
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -29,6 +30,8 @@ from server.config import Config
 from server.db import make_engine, migrate
 from server.metadata import all_metadata
 
+T = TypeVar("T")
+
 PG_ADMIN_URL = os.environ.get(
     "WAIQIN_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -37,6 +40,13 @@ REQUIRE_PG = os.environ.get("WAIQIN_REQUIRE_POSTGRES") == "1"
 # argon2 at its default cost takes most of a second per hash on a busy 2-core machine, and
 # the suite creates hundreds of users; the hashing code path stays the same.
 set_password_cost(time_cost=1, memory_cost=1024)
+
+
+def in_thread(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run a coroutine on a fresh loop in another thread: for sync tests whose own thread's
+    loop is Playwright's."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout)
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ tests/artifacts/backoffice/."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime
 import io
 import os
@@ -29,7 +28,7 @@ from server.backoffice.i18n import day_start_ms, today_cst
 from server.config import Config
 from server.db import make_engine, migrate
 from tests.backoffice.seed import Seeded, customer_record, insert_rows, seed
-from tests.conftest import PASSWORD, Team, free_port, make_team
+from tests.conftest import PASSWORD, Team, free_port, in_thread, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "artifacts" / "backoffice"
@@ -41,10 +40,7 @@ T = TypeVar("T")
 
 
 def _in_thread(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a fresh loop in another thread (Playwright's sync API owns this
-    thread's loop)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=120)
+    return in_thread(coro, timeout=120)
 
 
 @dataclass

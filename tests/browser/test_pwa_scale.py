@@ -8,7 +8,6 @@ codes). Timings are not asserted here; `bench/pwa_scale.py` measures them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -22,6 +21,7 @@ from bench.briefcase import Card, fill
 from bench.briefcase import cards as bench_cards
 from server.config import Config
 from server.db import migrate
+from tests.conftest import in_thread
 
 from .conftest import PASSWORD, ServerProcess
 
@@ -63,7 +63,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProces
     else:
         cfg = Config.from_env(data_dir=data)
         migrate(cfg.database)
-        cards = asyncio.run(fill(cfg, "rep1", N))
+        cards = in_thread(fill(cfg, "rep1", N))
     proc = ServerProcess(data)
     proc.start()
     try:
