@@ -48,8 +48,7 @@ ERRORS = {
     413: "over the size limit",
     415: "a media type this server does not accept, or bytes of another type",
     416: "the range misses the blob",
-    422: "well-formed, but the bytes do not match their hash or do not decode, or a rule "
-         "is broken (error.code names it)",
+    422: "well-formed, but the bytes do not match their hash or do not decode",
     423: "another PATCH is writing this upload",
     429: "too many: failed logins (error.retry_after_s says when to try again), or open "
          "uploads",
@@ -147,9 +146,10 @@ def _records(kind: dict[str, Any]) -> dict[str, Any]:
     the kind has one) and its own doc id pattern."""
     name = kind["name"]
     fields = {f["name"]: f for f in kind["fields"]}
+    by_customer = name == "customer" or "customer_id" in fields  # no filter where no field
     params = [
-        _q("customer", "the customer's doc id" if name != "customer" else "this doc id"),
-        _q("owner", "the customer's owner (user id)"),
+        *([_q("customer", "the customer's doc id" if name != "customer" else "this doc id"),
+           _q("owner", "the customer's owner (user id)")] if by_customer else []),
         _q("author", "created_by (user id)"),
     ]
     if "status" in fields:
@@ -222,7 +222,11 @@ def _approvals() -> dict[str, Any]:
                 "type": "object", "required": ["items", "counts"], "properties": {
                     "items": {"type": "array", "items": item},
                     "counts": {"type": "object", "required": ["waiting"],
-                               "properties": {"waiting": {"type": "integer"}}}}}),
+                               "properties": {"waiting": {"type": "integer"}}}}},
+                links={"open": {"operationId": "approvals_open",
+                                "parameters": {"doc_id": "$response.body#/items/0/doc_id"}},
+                       "decide": {"operationId": "approvals_decide",
+                                  "parameters": {"doc_id": "$response.body#/items/0/doc_id"}}}),
                 **_errors(401)}}},
         "/api/approvals/settings": {
             "get": {"operationId": "approvals_settings",

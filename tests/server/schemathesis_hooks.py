@@ -106,6 +106,11 @@ def map_case(context: Any, case: Any) -> Any:
     if op == ("GET", "/api/customers/lookup") and isinstance(query.get("credit_code"), str) \
             and query["credit_code"].strip():
         query["credit_code"] = credit_code(query["credit_code"])
+    elif op == ("GET", "/api/duplicates") and case.meta.phase.name == "stateful":
+        # The stateful phase follows this list's links to merge and dismiss: the open queue
+        # (which of the links the run draws shifts with every operation the API gains).
+        query["status"] = "open"
+        case.query = query
     elif case.path.startswith("/api/records/") and isinstance(query.get("cursor"), str) \
             and query["cursor"] and not _cursor_ok(query["cursor"]):
         # Only a cursor the API gave out (a link's `next`) is a valid one.
