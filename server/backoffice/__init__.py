@@ -7,7 +7,17 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import admin, approvals, duplicates, importing, pages, reassign, schedule, trips
+from . import (
+    admin,
+    approvals,
+    duplicates,
+    importing,
+    pages,
+    reassign,
+    schedule,
+    sharing,
+    trips,
+)
 from .web import HERE
 
 
@@ -19,6 +29,7 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/logout", pages.logout, methods=["POST"], name="bo_logout"),
         Route("/records/{doc_id}", pages.record_page, methods=["GET"], name="bo_record"),
         Route("/records/{doc_id}/reassign", reassign.reassign_customer, methods=["POST"]),
+        Route("/records/{doc_id}/share", sharing.share_post, methods=["POST"]),
         Route("/records/{doc_id}/decide", approvals.decide_post, methods=["POST"]),
         Route("/approvals", approvals.inbox_page, methods=["GET"], name="bo_approvals"),
         Route("/trips", trips.trips_page, methods=["GET"], name="bo_trips"),

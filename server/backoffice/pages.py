@@ -267,6 +267,13 @@ async def record_view(request: Request, doc_id: str, *, error: str = "",
     if (rec.kind == "customer" and not rec.row.get("merged_into") and ra.may_reassign(v)
             and isinstance(owner, str) and v.sees_user(owner)):
         reassign_to = [u for u in await ra.candidates(services_of(request), v) if u.id != owner]
+    from . import sharing  # (sharing reaches reassign's helpers; imported where used)
+
+    shared_ids = [str(s.get("user_id")) for s in rec.children.get("shared_with", [])]
+    may_share = (rec.kind == "customer" and not rec.row.get("merged_into")
+                 and isinstance(owner, str) and sharing.may_share(v, owner))
+    share_to = (await sharing.share_candidates(services_of(request), str(owner), shared_ids)
+                if may_share else [])
     label = kind.label_zh if lang == "zh" else kind.label_en
     when = rec.row.get("started_at") or rec.row.get("created_at")
     heading = (rec.row.get("name") or rec.row.get("title") or rec.row.get("subject")
@@ -287,6 +294,8 @@ async def record_view(request: Request, doc_id: str, *, error: str = "",
         "completes": completes,
         "late": late,
         "reassign_to": reassign_to,
+        "may_share": may_share,
+        "share_to": share_to,
         "message": request.query_params.get("done", ""),
         "flow": flow,
         "trip": trip,
