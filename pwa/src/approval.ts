@@ -2,7 +2,6 @@
 // the author may make in which state, the refusals named like the server's rules, and the
 // decision API a manager calls online.
 import { ApiError, type Api } from "./api";
-import { getLang } from "./i18n";
 
 export type Status = "draft" | "submitted" | "approved" | "rejected" | "returned" | "withdrawn";
 
@@ -92,7 +91,7 @@ export interface InboxItem {
  * One call of the decision API with the session's token. Its errors carry the server's
  * Chinese message (`message_zh`) on a Chinese screen, with the rule's code.
  */
-async function call(api: Api, method: string, path: string, body?: unknown): Promise<Response> {
+async function call(api: Api, lang: "zh" | "en", method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = {};
   if (api.session?.token) headers.Authorization = `Bearer ${api.session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -103,15 +102,15 @@ async function call(api: Api, method: string, path: string, body?: unknown): Pro
   try {
     const j = (await r.json()) as { error?: { code?: string; message?: string; message_zh?: string } };
     code = j.error?.code ?? code;
-    message = (getLang() === "zh" ? j.error?.message_zh : undefined) ?? j.error?.message ?? message;
+    message = (lang === "zh" ? j.error?.message_zh : undefined) ?? j.error?.message ?? message;
   } catch {
     // not JSON: the status line says it
   }
   throw new ApiError(r.status, code, message, r.headers);
 }
 
-export async function inbox(api: Api): Promise<{ items: InboxItem[]; counts: { waiting: number } }> {
-  const r = await call(api, "GET", "/api/approvals");
+export async function inbox(api: Api, lang: "zh" | "en"): Promise<{ items: InboxItem[]; counts: { waiting: number } }> {
+  const r = await call(api, lang, "GET", "/api/approvals");
   return (await r.json()) as { items: InboxItem[]; counts: { waiting: number } };
 }
 
@@ -122,11 +121,11 @@ export function subjectName(subject: unknown): string {
 }
 
 // The log names the device a step came from: this phone's id, like the rep's own steps.
-export async function openRecord(api: Api, docId: string): Promise<void> {
-  await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/open`, { device: await api.deviceId() });
+export async function openRecord(api: Api, docId: string, lang: "zh" | "en"): Promise<void> {
+  await call(api, lang, "POST", `/api/approvals/${encodeURIComponent(docId)}/open`, { device: await api.deviceId() });
 }
 
-export async function decide(api: Api, docId: string, action: "approve" | "reject" | "return", comment: string): Promise<{ approval_status: string }> {
-  const r = await call(api, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment, device: await api.deviceId() });
+export async function decide(api: Api, docId: string, action: "approve" | "reject" | "return", comment: string, lang: "zh" | "en"): Promise<{ approval_status: string }> {
+  const r = await call(api, lang, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment, device: await api.deviceId() });
   return (await r.json()) as { approval_status: string };
 }

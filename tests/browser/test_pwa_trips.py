@@ -6,6 +6,7 @@ edit naming the rule. Screenshots of every work screen at 390×844."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -120,6 +121,13 @@ def _expense_offline(page: Any, trip: str, tmp_path: Path, screenshot: Any) -> t
         if rule == "money.decimals":
             assert "两位小数" in problem.inner_text()
             screenshot(page, "16-03-expense-refused-amount")
+    today = page.input_value("#f-expense_date")
+    tomorrow = (dt.date.fromisoformat(today) + dt.timedelta(days=1)).isoformat()
+    page.fill("#f-expense_date", tomorrow)
+    page.click("#save")
+    future = page.wait_for_selector("[data-field='expense_date'] .problem")
+    assert "(expense.future_date)" in future.inner_text() and "不能晚于今天" in future.inner_text()
+    page.fill("#f-expense_date", today)
     assert page.query_selector(".work-record") is None, "nothing saved while refused"
     page.fill("#f-amount_fen", "128.5")
     page.fill("#f-description", "上海—杭州高铁")

@@ -102,7 +102,7 @@ export function DecisionPanel({ docId, rec }: { docId: string; rec: Record<strin
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     if (mine && navigator.onLine && typeof rec.opened_at !== "number") {
-      openRecord(a.api, docId).catch((e: unknown) => setErr(e instanceof Error ? e.message : String(e)));
+      openRecord(a.api, docId, getLang()).catch((e: unknown) => setErr(e instanceof Error ? e.message : String(e)));
     }
   }, [docId, mine]);
   if (!mine) return null;
@@ -111,7 +111,7 @@ export function DecisionPanel({ docId, rec }: { docId: string; rec: Record<strin
     setBusy(true);
     setErr("");
     try {
-      const r = await decide(a.api, docId, action, comment);
+      const r = await decide(a.api, docId, action, comment, getLang());
       flash(`${w("decided")}: ${statusLabel(docId.split(":")[0], r.approval_status)}`);
       setComment("");
     } catch (e) {
@@ -153,7 +153,7 @@ export function Inbox() {
   const [err, setErr] = useState("");
   useEffect(() => {
     if (!navigator.onLine) return;
-    inbox(a.api)
+    inbox(a.api, getLang())
       .then((r) => setItems(r.items))
       .catch((e: unknown) => setErr(e instanceof ApiError ? `${e.message} (${e.code})` : String(e)));
   }, [a.briefcase.infos.size]);
