@@ -429,31 +429,30 @@ async def test_termination(server: BlobServer) -> None:
 
 @pytest.mark.asyncio
 async def test_a_second_patch_while_one_is_writing_is_locked_out(server: BlobServer) -> None:
-    data = jpeg(800, 600)
+    data = jpeg(2000, 1500)  # about 2.2 MB: past one write buffer and checkpoint (1 MiB)
+    held_at = 1024 * 1024 + 100_000
+    assert held_at < len(data) < SMALL_MAX
     release = asyncio.Event()
 
     async def held_body():  # type: ignore[no-untyped-def]
-        yield data[:1000]
+        yield data[:held_at]
         await release.wait()  # the test's barrier: the first PATCH holds the upload until set
-        yield data[1000:]
+        yield data[held_at:]
 
     async with client(server) as c, client(server) as other:
         location = (await create(c, data)).headers["location"]
-        second = None
-        while second is None:
-            first = asyncio.create_task(c.patch(location, content=held_body(), headers={
-                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
-            # Probe with an empty PATCH, which changes nothing whoever holds the upload, until
-            # the first one is seen holding it. Had a probe come first, the first PATCH itself
-            # was locked out: start it again.
-            while not first.done():
-                probe = await patch(other, location, 0, b"")
-                if probe.status_code == 423:
-                    second = await patch(other, location, 0, data)
+        first = asyncio.create_task(c.patch(location, content=held_body(), headers={
+            "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+        # The server vouches for the first part (a checkpoint) while the request is still
+        # open: from then on the first PATCH holds the upload, whatever the machine's load.
+        async with asyncio.timeout(120):  # a bound on the condition, not a race against it
+            while True:  # noqa: ASYNC110 - polls the server over HTTP
+                head = await other.head(location, headers={"Tus-Resumable": "1.0.0"})
+                if int(head.headers["upload-offset"]) >= held_at:
                     break
-                assert probe.status_code == 204 and probe.headers["upload-offset"] == "0"
-            else:
-                assert_error(first.result(), 423, "upload_locked")
+                assert not first.done(), first.result()
+                await asyncio.sleep(0.01)
+        second = await patch(other, location, 0, data)
         assert_error(second, 423, "upload_locked")
         release.set()
         r = await first
