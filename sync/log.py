@@ -298,14 +298,18 @@ class Log:
                 continue
             self.batches += 1
             self.appended += len(appended)
+            # Ack first: the submitters' acks are queued before fan-out and the server
+            # rules run (one loop turn lets the ack pumps take their results). Their
+            # CURSOR stays at the head dispatched so far, which is never ahead of it.
+            for q in batch:
+                if not q.future.done():
+                    q.future.set_result(q.item)
             if appended:
+                await asyncio.sleep(0)
                 self._deliver(appended)
             self._inflight = None
             if self._remote_head > self.head:
                 self._wake.set()
-            for q in batch:
-                if not q.future.done():
-                    q.future.set_result(q.item)
 
     def _deliver(self, appended: list[Append]) -> None:
         """Dispatch committed changes strictly in sequence order: `head` is the highest seq
