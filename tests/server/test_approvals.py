@@ -9,11 +9,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from schema import samples
 from schema.validate import CHINA, Actor, china_today, validate
 from schema.ydoc import update_fields, write_record
 from server.approvals import DEFAULT_THRESHOLD_FEN, THRESHOLD, stop_task_id
+from server.tables import approval_claims
 from sync.client import SyncClient
 from tests.conftest import PASSWORD, LiveServer
 from tests.factories import new_customer
@@ -238,6 +240,24 @@ async def test_two_decisions_at_once_one_wins_the_other_is_a_409(
     assert rec["approval_status"] == won
     assert [s["action"] for s in rec["approval_log"]].count("submit") == 1
     assert len(rec["approval_log"]) == 2  # one decision only
+
+
+@pytest.mark.asyncio
+async def test_a_step_decided_on_another_instance_is_a_409_here(live_server: LiveServer) -> None:
+    """This instance's copy of the record may not have heard of the other's decision yet:
+    the step's claim in the shared database is what refuses the second one."""
+    team = live_server.team
+    e = samples.new_id("expense")
+    await submit_offline(live_server, "rep1", e, "expense", expense(team.rep1.id))
+    async with live_server.services.engine.begin() as conn:
+        await conn.execute(insert(approval_claims).values(
+            doc_id=e, round=1, step=0, user_id=team.manager.id, action="approve",
+            at=samples.T0))
+    assert error(await decide(live_server, "manager", e, "reject")) == (
+        409, "approval.not_pending")
+    rec = await record(live_server, e)
+    assert rec["approval_status"] == "submitted"
+    assert [s["action"] for s in rec["approval_log"]] == ["submit"]
 
 
 @pytest.mark.asyncio
