@@ -20,8 +20,6 @@ from sync.client import SyncClient
 from tests.conftest import LiveServer
 from tests.server.test_duplicates import customer, online, settle
 
-pytestmark = pytest.mark.asyncio
-
 HEADERS = ["客户名称", "电话", "联系人", "手机", "城市", "客户经理", "创建时间"]
 
 
@@ -69,6 +67,7 @@ async def log_length(server: LiveServer) -> int:
         return int(await conn.scalar(select(func.count()).select_from(sync_t.changes)) or 0)
 
 
+@pytest.mark.asyncio
 async def test_import_keeps_owner_and_date_and_a_rerun_changes_nothing(
     live_server: LiveServer,
 ) -> None:
@@ -108,6 +107,7 @@ async def test_import_keeps_owner_and_date_and_a_rerun_changes_nothing(
     assert len(await customers(live_server)) == 2
 
 
+@pytest.mark.asyncio
 async def test_a_rep_retyping_an_imported_customer_offline_loses_to_the_source_date(
     live_server: LiveServer,
 ) -> None:
@@ -132,6 +132,7 @@ async def test_a_rep_retyping_an_imported_customer_offline_loses_to_the_source_d
     assert rows[imported].merged_into is None and rows[imported].owner == team.rep1.id
 
 
+@pytest.mark.asyncio
 async def test_a_matching_row_merges_or_is_skipped(live_server: LiveServer) -> None:
     team = live_server.team
     first = await dry_run(live_server, xlsx(GOOD[:2]))
@@ -160,6 +161,7 @@ def _problems(plan: Plan) -> list[tuple[int, str, str]]:
     return [(p.row, p.column.split()[0], p.rule) for r in plan.refused for p in r.problems]
 
 
+@pytest.mark.asyncio
 async def test_bad_rows_are_named_by_row_and_column_and_nothing_is_imported(
     live_server: LiveServer,
 ) -> None:
@@ -193,6 +195,7 @@ async def test_bad_rows_are_named_by_row_and_column_and_nothing_is_imported(
     assert await customers(live_server) == {}
 
 
+@pytest.mark.asyncio
 async def test_files_that_cannot_be_imported(live_server: LiveServer) -> None:
     with pytest.raises(ImportFileError, match="not a spreadsheet"):
         read_file("photo.xlsx", b"PK\x03\x04 this is no zip at all")
@@ -210,6 +213,7 @@ async def test_files_that_cannot_be_imported(live_server: LiveServer) -> None:
     assert "表头" in e2.value.message_zh
 
 
+@pytest.mark.asyncio
 async def test_csv_in_gb18030_and_utf8_with_bom_and_the_mapping_remembered(
     live_server: LiveServer,
 ) -> None:
@@ -222,3 +226,30 @@ async def test_csv_in_gb18030_and_utf8_with_bom_and_the_mapping_remembered(
     assert (await importer.mapping_for(sheet))[0] == "name"
     await importer.save_mapping(sheet, {0: "name", 1: "phone", 3: "contact.mobile"}, None)
     assert await importer.mapping_for(sheet) == {0: "name", 1: "phone", 3: "contact.mobile"}
+
+
+def test_the_command_dry_runs_imports_with_progress_and_reruns_as_unchanged(
+    database_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
+
+    db = ["--database", database_url, "--data", str(tmp_path)]
+    assert main(["demo", *db]) == 0
+    path = tmp_path / "customers.xlsx"
+    path.write_bytes(xlsx(GOOD))
+    capsys.readouterr()
+    assert main(["import", str(path), "--dry-run", *db]) == 0
+    assert "header in row 3, 3 rows: 2 create, 1 contact" in capsys.readouterr().out
+    assert main(["import", str(path), *db]) == 2  # the import needs --as an admin
+    assert "--as" in capsys.readouterr().err
+    assert main(["import", str(path), "--as", "rep1", *db]) == 2
+    assert main(["import", str(path), "--as", "admin", *db]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2/2" in out and "2 customers created" in out
+    assert main(["import", str(path), "--as", "admin", *db]) == 0
+    assert "3 unchanged" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("名称,电话\n北京某某科技有限公司,电话坏了\n", encoding="gb18030")
+    assert main(["import", str(bad), "--as", "admin", *db]) == 1
+    out = capsys.readouterr().out
+    assert "row 2, column B 电话" in out and "第 2 行,B 电话 列" in out
