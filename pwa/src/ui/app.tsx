@@ -13,7 +13,7 @@ import { noteOpened } from "./picker";
 import { Banners, SyncBar, SyncPage } from "./syncbar";
 import { Reminders } from "../reminders";
 import { completeTask, ReminderBanner } from "./tasks";
-import { computeToday, Today, today } from "./today";
+import { computeToday, Today, todayCount } from "./today";
 import { Toast } from "./toast";
 import { Work } from "./work";
 import { w } from "../workstrings";
@@ -124,7 +124,7 @@ function Screen({ hash }: { hash: string }) {
 
 function Nav({ hash }: { hash: string }) {
   const on = (p: string) => (hash === p || (p === "#/" && (hash === "" || hash === "#")) ? "on" : "");
-  const count = today()?.total ?? 0;
+  const count = todayCount();
   return (
     <nav class="bottom">
       <a href="#/" class={on("#/")} id="nav-today">

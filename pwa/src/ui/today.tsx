@@ -2,12 +2,13 @@
 // overdue and due today, customers overdue by their contact duty, deals due for follow-up,
 // service reminders due and (for engineers) open service sheets. Judged as of the end of
 // today in China Standard Time, like the back office's reports (docs/pwa.md "Today").
+import { useState } from "preact/hooks";
 import type { Briefcase, DocInfo } from "../briefcase";
 import { contactTime, customerOverdueDays, daysLate, dealOverdueDays, duties, hasDuties, type Rec } from "../duties";
 import { fmtTime, getLang, label, t } from "../i18n";
 import { str, todayCST } from "../records";
 import { field } from "../schema";
-import { app } from "../state";
+import { app, appChanged } from "../state";
 import { startHref } from "./tasks";
 
 export interface TodayItem {
@@ -168,7 +169,18 @@ function Late({ n }: { n: number | null }) {
   return n === null ? null : <span class="badge overdue">{t("overdue", { n })}</span>;
 }
 
-function Row({ item, refused }: { item: TodayItem; refused: boolean }) {
+/** What one row shows: also what the saved snapshot keeps (see `Today`). */
+interface RowData {
+  kind: TodayItem["kind"];
+  id: string;
+  href: string;
+  title: string;
+  meta: string;
+  late: number | null;
+  action: { href: string; label: string } | null;
+}
+
+function rowOf(item: TodayItem): RowData {
   const a = app!;
   const r = a.briefcase.infos.get(item.id)?.record ?? {};
   const cname = customerName(item.customer);
@@ -207,12 +219,17 @@ function Row({ item, refused }: { item: TodayItem; refused: boolean }) {
       meta = cname;
       break;
   }
+  return { kind: item.kind, id: item.id, href, title, meta, late: item.late, action };
+}
+
+function Row({ row, refused }: { row: RowData; refused: boolean }) {
+  const { href, title, meta, action } = row;
   return (
-    <li class="card today-row" data-kind={item.kind} data-doc={item.id}>
+    <li class="card today-row" data-kind={row.kind} data-doc={row.id}>
       <a href={href} class="open">
         <div class="title">
           <span class="name">{title}</span>
-          <Late n={item.late} />
+          <Late n={row.late} />
           {refused && (
             <span class="badge refused" title={t("refused_here")}>
               !
@@ -230,7 +247,11 @@ function Row({ item, refused }: { item: TodayItem; refused: boolean }) {
   );
 }
 
-function Section({ id, title, items }: { id: string; title: string; items: TodayItem[] }) {
+/** Rows drawn per section before "show more": a long list stays quick to draw and to scroll. */
+const SECTION_ROWS = 30;
+
+function Section({ id, title, items }: { id: string; title: string; items: RowData[] }) {
+  const [shown, setShown] = useState(SECTION_ROWS);
   if (!items.length) return null;
   // A change the server refused stays on the device, marked here as on the list.
   const refused = new Set(app!.briefcase.refused().map((e) => e.doc));
@@ -240,20 +261,99 @@ function Section({ id, title, items }: { id: string; title: string; items: Today
         {title} <span class="badge">{items.length}</span>
       </h2>
       <ul class="cards">
-        {items.map((it) => (
-          <Row item={it} refused={refused.has(it.id)} />
+        {items.slice(0, shown).map((it) => (
+          <Row row={it} refused={refused.has(it.id)} />
         ))}
       </ul>
+      {items.length > shown && (
+        <button type="button" class="secondary wide show-more" onClick={() => setShown((n) => n + 100)}>
+          {t("show_more", { n: items.length - shown })}
+        </button>
+      )}
     </section>
   );
 }
 
+/** Today's rows as last drawn with every record read, saved per user and day: a big
+ *  briefcase, read in the background, opens to them at once (replaced once all is read). */
+interface Snapshot {
+  user: string;
+  day: string;
+  total: number;
+  sections: Record<string, RowData[]>;
+}
+
+const SNAP_KEY = "todayRows";
+const SNAP_SAVE_MS = 1000;
+let snapshot: Snapshot | null | undefined; // undefined: not read yet
+let saveTimer: ReturnType<typeof setTimeout> | null = null;
+let savedFor: TodayList | null = null;
+
+function readSnapshot(): void {
+  if (snapshot !== undefined) return;
+  snapshot = null;
+  void app!.store.meta<Snapshot>(SNAP_KEY).then((s) => {
+    if (s && !app!.briefcase.isLoaded) {
+      snapshot = s;
+      appChanged();
+    }
+  });
+}
+
+function saveSnapshot(list: TodayList, sections: Record<string, RowData[]>): void {
+  if (savedFor === list) return;
+  savedFor = list;
+  if (saveTimer) clearTimeout(saveTimer);
+  const a = app!;
+  const snap: Snapshot = { user: a.api.session!.user.id, day: todayCST(), total: list.total, sections };
+  saveTimer = setTimeout(() => void a.store.setMeta(SNAP_KEY, snap), SNAP_SAVE_MS);
+}
+
+/** The Today tab's badge: the snapshot's count while a big briefcase is read. */
+export function todayCount(): number {
+  const a = app!;
+  if (!a.briefcase.isLoaded && snapshot && snapshot.day === todayCST()) return snapshot.total;
+  return today()?.total ?? 0;
+}
+
+const SECTIONS: Array<[string, keyof TodayList, Parameters<typeof t>[0]]> = [
+  ["today-tasks", "tasks", "today_tasks"],
+  ["today-open-services", "openServices", "today_open_services"],
+  ["today-reminders", "reminders", "today_reminders"],
+  ["today-customers", "customers", "today_customers"],
+  ["today-deals", "deals", "today_deals"],
+];
+
 export function Today() {
   const a = app!;
-  const list = today();
+  const loaded = a.briefcase.isLoaded;
+  let list = loaded ? today() : null;
+  let sections: Record<string, RowData[]> | null = null;
+  let total: number | null = null;
+  if (list) {
+    const l = list;
+    sections = Object.fromEntries(SECTIONS.map(([id, key]) => [id, (l[key] as TodayItem[]).map(rowOf)]));
+    total = list.total;
+    saveSnapshot(list, sections);
+  } else {
+    readSnapshot();
+    const s = snapshot;
+    if (s && s.user === a.api.session?.user.id && s.day === todayCST()) {
+      sections = s.sections;
+      total = s.total;
+    } else if (!snapshot) {
+      // No snapshot: what the records read so far show.
+      list = today();
+      if (list) {
+        const l = list;
+        sections = Object.fromEntries(SECTIONS.map(([id, key]) => [id, (l[key] as TodayItem[]).map(rowOf)]));
+        total = list.total;
+      }
+    }
+  }
   const date = new Date().toLocaleDateString(getLang() === "zh" ? "zh-CN" : "en-GB", { month: "long", day: "numeric", weekday: "long" });
   return (
-    <div class="page today" id="today" data-total={list?.total ?? ""} data-loaded={a.briefcase.isLoaded ? "1" : "0"}>
+    <div class="page today" id="today" data-total={total ?? ""} data-loaded={loaded ? "1" : "0"}>
       <div class="today-head">
         <h1>
           {t("today")} <span class="muted">{date}</span>
@@ -262,21 +362,15 @@ export function Today() {
           + {t("new_task")}
         </a>
       </div>
-      {!a.briefcase.isLoaded && <div class="banner warn">{t("today_loading")}</div>}
-      {!list ? (
-        <p class="muted">{t("today_no_schema")}</p>
-      ) : list.total === 0 ? (
+      {!loaded && <div class="banner warn">{t("today_loading")}</div>}
+      {!sections ? (
+        <p class="muted">{hasDuties() ? t("today_loading") : t("today_no_schema")}</p>
+      ) : total === 0 ? (
         <p class="muted empty" id="today-empty">
           {t("today_empty")}
         </p>
       ) : (
-        <>
-          <Section id="today-tasks" title={t("today_tasks")} items={list.tasks} />
-          <Section id="today-open-services" title={t("today_open_services")} items={list.openServices} />
-          <Section id="today-reminders" title={t("today_reminders")} items={list.reminders} />
-          <Section id="today-customers" title={t("today_customers")} items={list.customers} />
-          <Section id="today-deals" title={t("today_deals")} items={list.deals} />
-        </>
+        SECTIONS.map(([id, , title]) => <Section id={id} title={t(title)} items={sections![id] ?? []} />)
       )}
     </div>
   );
