@@ -64,6 +64,11 @@ const W = {
 
 export type WorkKey = keyof typeof W;
 
+/** Both languages of a string, for labels handed to the schema's checks. */
+export function both(key: WorkKey): { label_zh: string; label_en: string } {
+  return { label_zh: W[key][0], label_en: W[key][1] };
+}
+
 export function w(key: WorkKey, vars: Record<string, string | number> = {}): string {
   let s: string = W[key][getLang() === "zh" ? 0 : 1];
   for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));

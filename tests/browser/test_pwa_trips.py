@@ -107,6 +107,7 @@ def _expense_offline(page: Any, trip: str, tmp_path: Path, screenshot: Any) -> t
     page.select_option("#f-expense_type", "transport")
     assert page.input_value("#f-trip_id") == trip
     problems = {
+        "": "required",
         "12.345": "money.decimals",
         "0": "range",
         "-20": "range",
@@ -118,6 +119,8 @@ def _expense_offline(page: Any, trip: str, tmp_path: Path, screenshot: Any) -> t
         page.click("#save")
         problem = page.wait_for_selector("[data-field='amount_fen'] .problem")
         assert f"({rule})" in problem.inner_text(), (typed, problem.inner_text())
+        if rule == "required":
+            assert "请填写金额(元)" in problem.inner_text(), "named as the form labels it"
         if rule == "money.decimals":
             assert "两位小数" in problem.inner_text()
             screenshot(page, "16-03-expense-refused-amount")

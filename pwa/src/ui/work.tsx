@@ -13,7 +13,7 @@ import { checkField, field as fieldOf, type Field, type Kind } from "../schema";
 import { app } from "../state";
 import { expenseSubject, tripPlanSubject, tripReportSubject, workReportSubject } from "../subjects";
 import { buildDraft, isPeriodStart, periodStartOf, type Period } from "../workreport";
-import { w, type WorkKey } from "../workstrings";
+import { both, w, type WorkKey } from "../workstrings";
 import { Photos, RefusedBanner } from "./editor";
 import { FieldRow } from "./fields";
 import { CustomerPicker } from "./picker";
@@ -468,7 +468,9 @@ function WorkEditor({ docId, kindName, query }: { docId: string | null; kindName
         continue;
       }
       if (f.name === "attachments" || found[f.name]) continue;
-      for (const p of checkField(a.schema, f, v[f.name], submitting)) (found[f.name] ??= []).push(`${zh ? p.zh : p.en} (${p.rule})`);
+      // An amount is typed in yuan: a missing one is named as the form labels it.
+      const ff = MONEY.has(f.name) ? { ...f, ...both(f.name === "amount_fen" ? "amount_yuan" : "budget_yuan") } : f;
+      for (const p of checkField(a.schema, ff, v[f.name], submitting)) (found[f.name] ??= []).push(`${zh ? p.zh : p.en} (${p.rule})`);
     }
     for (const [k, list] of Object.entries(crossChecks(kindName, v))) (found[k] ??= []).push(...list);
     if (kindName === "work_report" && !me.manager_id) (found.period ??= []).push(w("no_manager"));
