@@ -600,6 +600,10 @@ class Importer:
             for start in range(0, len(todo), BATCH):
                 part = todo[start:start + BATCH]
                 prog.created += await self._batch(part, admin_id)
+                # The batch's follow-ups (the duplicate rule's check of each new card) finish
+                # before the next batch: progress counts finished work, and 100,000 pending
+                # checks never pile up in memory.
+                await self.edits.settle()
                 prog.done += len(part)
                 if on_progress is not None:
                     res = on_progress(prog)
