@@ -9,6 +9,7 @@ running the same file again changes nothing. The rules in full: docs/operations.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
@@ -423,9 +424,11 @@ class Importer:
         now = now_ms()
         plans: list[RowPlan] = []
         first_of: dict[str, RowPlan] = {}
-        for number, cells in sheet.rows:
+        for n, (number, cells) in enumerate(sheet.rows):
             plans.append(self._row(sheet, number, cells, mapping, col_of, label, logins, now,
                                    first_of))
+            if n % 200 == 199:
+                await asyncio.sleep(0)  # a 100,000-row dry run in the server serves others
         await self._match(plans, on_match)
         return Plan(sheet, dict(mapping), on_match, plans)
 
