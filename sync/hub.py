@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class RuleBroken:
     """Why an update was refused: the field and rule it broke, in English and zh-CN."""
 
     field: str

@@ -37,7 +37,10 @@ class SessionLimits:
     hello_timeout: float = 15.0
 
 
-class Closed(Exception):
+class CloseWith(Exception):
+    """Raised inside a session to close its socket with this code and reason (the peer going
+    away on its own is `sync.transport.Disconnected`)."""
+
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"{code} {reason}")
         self.code = code
@@ -75,7 +78,7 @@ class SyncSession:
         self._clock = 0
         self._contact_floor = 0
         self._registered = False
-        self._closing: Closed | None = None
+        self._closing: CloseWith | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.stats_received = 0
 
@@ -93,7 +96,7 @@ class SyncSession:
             tasks.append(asyncio.create_task(self._ack_pump(), name="sync-acks"))
             await self._catch_up(hello.cursor, reset=self._reset)
             await self._read_loop()
-        except Closed as c:
+        except CloseWith as c:
             await self._close(c.code, c.reason)
         except p.ProtocolError as e:
             log.info("closing %s: %s", self.device_key, e)
@@ -117,7 +120,7 @@ class SyncSession:
     def close_soon(self, code: int, reason: str) -> None:
         """Close from outside (revocation, slow consumer, replacement) without blocking."""
         if self._closing is None:
-            self._closing = Closed(code, reason)
+            self._closing = CloseWith(code, reason)
             # held, so that the loop's weak reference is not the task's only one
             self._close_task = asyncio.get_running_loop().create_task(self._close(code, reason))
 
@@ -141,11 +144,11 @@ class SyncSession:
                 frame = await self._recv()
                 arrived = now_ms()
         except TimeoutError:
-            raise Closed(p.CloseCode.HELLO_TIMEOUT, "no hello in time") from None
+            raise CloseWith(p.CloseCode.HELLO_TIMEOUT, "no hello in time") from None
         if not isinstance(frame, p.Hello):
             raise p.ProtocolError(f"expected HELLO first, got {type(frame).__name__}")
         if frame.version != p.PROTOCOL_VERSION:
-            raise Closed(
+            raise CloseWith(
                 p.CloseCode.BAD_VERSION,
                 f"protocol version {frame.version} is not supported; "
                 f"this server speaks {p.PROTOCOL_VERSION}",
@@ -156,7 +159,7 @@ class SyncSession:
         self.device_key = (user, frame.device)
         state = await self.hub.log.register_device(user, frame.device)
         if state.revoked_at is not None:
-            raise Closed(p.CloseCode.DEVICE_REVOKED, "this device was revoked")
+            raise CloseWith(p.CloseCode.DEVICE_REVOKED, "this device was revoked")
         self.hub.claim_device(self)
         if await self.hub.log.device_settled(user, frame.device):
             # an earlier session's updates were still committing: read the clock anew
@@ -294,7 +297,7 @@ class SyncSession:
                 case p.Sync(doc_id, n, _, payload):
                     await self._update(doc_id, n, payload)
                 case p.Bye():
-                    raise Closed(p.CloseCode.NORMAL, "bye")
+                    raise CloseWith(p.CloseCode.NORMAL, "bye")
                 case _:
                     raise p.ProtocolError(
                         f"a device may not send {type(frame).__name__} after HELLO"

@@ -19,7 +19,7 @@ from . import protocol as p
 from .hub import Delivery, Hub
 from .log import Refusal
 from .scope import Principal
-from .session import Closed, SessionLimits
+from .session import CloseWith, SessionLimits
 from .transport import Disconnected, SendQueue, Transport
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class YjsSession:
         self._out = SendQueue(transport, self.limits.queue_frames)
         self._clock = 0
         self._saw = False  # the doc existed for this client (a leave is then FORBIDDEN)
-        self._closing: Closed | None = None
+        self._closing: CloseWith | None = None
         self._close_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -75,7 +75,7 @@ class YjsSession:
             try:
                 kind = p.check_doc_id(self.doc_id, self.hub.rules.kinds)
             except ValueError as e:
-                raise Closed(p.CloseCode.NOT_FOUND, str(e)) from None
+                raise CloseWith(p.CloseCode.NOT_FOUND, str(e)) from None
             live = await self.hub.open(self.doc_id, kind)
             if live.exists:
                 target = self.hub.rules.redirect(kind, live.record)
@@ -87,7 +87,7 @@ class YjsSession:
             self.hub.subscribe(self)
             await self._out.put(p.encode_y_sync(p.SyncMessageType.STEP1, live.ydoc.get_state()))
             await self._read_loop(kind)
-        except Closed as c:
+        except CloseWith as c:
             await self._close(c.code, c.reason)
         except p.ProtocolError as e:
             log.info("closing /yjs %s of %s: %s", self.doc_id, self.principal.user_id, e)
@@ -108,7 +108,7 @@ class YjsSession:
     def close_soon(self, code: int, reason: str) -> None:
         """Close from outside (revocation, a merge, slow consumer) without blocking."""
         if self._closing is None:
-            self._closing = Closed(code, reason)
+            self._closing = CloseWith(code, reason)
             self._close_task = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -118,7 +118,7 @@ class YjsSession:
     def _check_visible(self, grantees: frozenset[str]) -> None:
         if not self.principal.sees(grantees):
             # absent and not yours look the same: ids cannot be probed
-            raise Closed(p.CloseCode.NOT_FOUND, f"no doc {self.doc_id} for you")
+            raise CloseWith(p.CloseCode.NOT_FOUND, f"no doc {self.doc_id} for you")
 
     # -- live delivery ----------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class YjsSession:
     async def _recv(self) -> tuple[p.YMessage, p.SyncMessageType | None, bytes]:
         data = await self.transport.recv()
         if len(data) > self.limits.max_frame:
-            raise Closed(p.CloseCode.FRAME_TOO_LARGE,
+            raise CloseWith(p.CloseCode.FRAME_TOO_LARGE,
                          f"message of {len(data)} bytes exceeds the limit of "
                          f"{self.limits.max_frame}")
         return p.decode_y_message(data)
@@ -193,7 +193,7 @@ class YjsSession:
             d = item.detail
             code = (p.CloseCode.FORBIDDEN if d.get("code") == p.ErrorCode.FORBIDDEN
                     else p.CloseCode.INVALID_UPDATE)
-            raise Closed(code, _refusal_reason(d))
+            raise CloseWith(code, _refusal_reason(d))
 
     # -- merged cards -----------------------------------------------------------------------
 
@@ -213,11 +213,11 @@ class YjsSession:
                     if sync_type in (p.SyncMessageType.STEP2, p.SyncMessageType.UPDATE):
                         try:
                             await self._update(kind, payload)
-                        except Closed as c:
+                        except CloseWith as c:
                             log.info("/yjs %s: change to merged %s refused: %s",
                                      self.principal.user_id, self.doc_id, c.reason)
                         break
-        raise Closed(p.CloseCode.MERGED, merged_reason(survivor))
+        raise CloseWith(p.CloseCode.MERGED, merged_reason(survivor))
 
     async def _survivor(self, kind: str, target: str) -> str:
         """Follow a chain of merges to the card that is not merged itself."""

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.accounts import Accounts, User
 from sync import tables as t
 from sync.client import SyncClient
-from sync.hub import Hub, Refused, Rules
+from sync.hub import Hub, RuleBroken, Rules
 from sync.log import CommitHook, Log
 from sync.scope import DocFacts, Principal, ScopePolicy
 from sync.session import SessionLimits, SyncSession
@@ -38,11 +38,11 @@ class LayoutRules:
 
     def read(
         self, kind: str, doc: Doc[Any], *, whole: bool = False
-    ) -> tuple[dict[str, Any], list[Refused]]:
+    ) -> tuple[dict[str, Any], list[RuleBroken]]:
         extra = sorted(k for k in doc.keys() if k != "record")
         if extra:
             return {}, [
-                Refused(
+                RuleBroken(
                     extra[0],
                     "layout.root",
                     f"a record doc has one root map named 'record', not {extra[0]!r}",
@@ -64,7 +64,7 @@ class LayoutRules:
         after: Mapping[str, Any],
         principal: Principal,
         related: Mapping[str, Mapping[str, Any]],
-    ) -> list[Refused]:
+    ) -> list[RuleBroken]:
         return []
 
 

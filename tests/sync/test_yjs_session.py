@@ -20,7 +20,7 @@ from server.records import RecordPolicy, SchemaRules, ServerEdits
 from sync import protocol as p
 from sync import tables as t
 from sync.client import SyncClient
-from sync.hub import Refused
+from sync.hub import RuleBroken
 from sync.session import SessionLimits
 from sync.transport import Disconnected, MemoryTransport, memory_pair
 from sync.yjs import YjsSession
@@ -192,7 +192,7 @@ class TightenedRules(SchemaRules):
                  related: Any) -> list[Any]:
         problems = super().validate(kind, before, after, principal, related)
         if self.tightened and not after.get("website"):
-            problems.append(Refused("website", "website.required", "Website is required",
+            problems.append(RuleBroken("website", "website.required", "Website is required",
                                     "网址必填"))
         return problems
 
