@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pycrdt import Doc
 from sqlalchemy import and_, insert, select
@@ -35,7 +35,6 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 if TYPE_CHECKING:
     from .accounts import Accounts
     from .records import ServerEdits
-    from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +358,13 @@ class Approvals:
 
 
 # The entry points the routes and the back office call (one decision logic for both).
+
+class Services(Protocol):
+    """What the entry points need of `server.services.Services` (which imports this module)."""
+
+    @property
+    def approvals(self) -> Approvals: ...
+
 
 async def open_record(services: Services, doc_id: str, principal: Principal,
                       device: str = "backoffice") -> None:
