@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -213,6 +214,14 @@ class Error:
     message_zh: str = ""
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def from_detail(cls, doc: str, clock: int, detail: Mapping[str, Any]) -> Error:
+        """The frame of a refusal's JSON detail: its five named keys, the rest as `extra`."""
+        return cls(doc, clock, str(detail.get("code", "")), str(detail.get("message", "")),
+                   str(detail.get("field", "")), str(detail.get("rule", "")),
+                   str(detail.get("message_zh", "")),
+                   {k: v for k, v in detail.items() if k not in _ERROR_KEYS})
+
 
 @dataclass(frozen=True, slots=True)
 class Progress:
@@ -342,17 +351,7 @@ def decode(data: bytes, *, max_frame: int = DEFAULT_MAX_FRAME) -> Frame:
                 raise ProtocolError("error detail is not JSON") from None
             if not isinstance(detail, dict) or not isinstance(detail.get("code"), str):
                 raise ProtocolError("error detail must be an object with a string 'code'")
-            extra = {k: v for k, v in detail.items() if k not in _ERROR_KEYS}
-            frame = Error(
-                doc,
-                clock,
-                detail["code"],
-                str(detail.get("message", "")),
-                str(detail.get("field", "")),
-                str(detail.get("rule", "")),
-                str(detail.get("message_zh", "")),
-                extra,
-            )
+            frame = Error.from_detail(doc, clock, detail)
         case FrameType.PROGRESS:
             frame = Progress(r.uint(), r.uint())
         case FrameType.CAUGHT_UP:

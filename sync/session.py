@@ -373,7 +373,7 @@ class SyncSession:
             if fut is None:
                 detail = await self.hub.log.refusal(user, device, clock, doc_id)
                 if detail is not None:
-                    await self._send(_error(doc_id, clock, detail))
+                    await self._send(p.Error.from_detail(doc_id, clock, detail))
             else:
                 try:
                     item = await fut
@@ -385,7 +385,7 @@ class SyncSession:
                     self.close_soon(p.CloseCode.INTERNAL_ERROR, "storage failed")
                     return
                 if isinstance(item, Refusal):
-                    await self._send(_error(doc_id, clock, item.detail))
+                    await self._send(p.Error.from_detail(doc_id, clock, item.detail))
                 elif isinstance(item, Append):
                     last_seq = max(last_seq, item.seq)
             nxt = self._acks[0][2] if self._acks else None
@@ -397,20 +397,3 @@ class SyncSession:
                     # device before this point, so the device may move its cursor there.
                     await self._send(p.Cursor(cursor))
                 last_seq = 0
-
-
-def _error(doc_id: str, clock: int, detail: dict[str, object]) -> p.Error:
-    extra = {k: v for k, v in detail.items() if k not in _ERROR_FIELDS}
-    return p.Error(
-        doc_id,
-        clock,
-        str(detail.get("code", "")),
-        str(detail.get("message", "")),
-        str(detail.get("field", "")),
-        str(detail.get("rule", "")),
-        str(detail.get("message_zh", "")),
-        extra,
-    )
-
-
-_ERROR_FIELDS = {"code", "message", "message_zh", "field", "rule"}
