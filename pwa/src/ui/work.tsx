@@ -307,7 +307,7 @@ function StopsEditor({ f, items, onChange, problems }: { f: Field; items: Values
           {cf && <CustomerPicker f={cf} value={item.customer_id} readOnly={false} problems={problems[`stops.${i}.customer_id`]} onChange={(v) => onChange(items.map((x, j) => (j === i ? { ...x, customer_id: v } : x)))} />}
           {pf && <FieldRow f={{ ...pf, name: `stops.${i}.purpose` }} value={item.purpose} problems={problems[`stops.${i}.purpose`]} onChange={(v) => onChange(items.map((x, j) => (j === i ? { ...x, purpose: v } : x)))} />}
           <button type="button" class="link danger" onClick={() => onChange(items.filter((_, j) => j !== i))}>
-            ✕
+            ✕ {t("remove")}
           </button>
         </div>
       ))}
