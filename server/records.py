@@ -25,9 +25,10 @@ from schema.kinds import KINDS as SCHEMA_KINDS
 from schema.validate import Actor
 from schema.validate import related_ids as schema_related_ids
 from schema.validate import validate as schema_validate
+from schema.violations import Violation
 from schema.ydoc import RecordReader, update_fields
 from sync import tables as t
-from sync.hub import Hub, RuleBroken
+from sync.hub import Hub
 from sync.log import Append, chunks, upsert
 from sync.scope import SYSTEM, DocFacts, Principal
 
@@ -90,7 +91,7 @@ class SchemaRules:
             owner is None or owner in principal.visible
         ):
             # 000: a supervisor reassigns customers between their own subordinates.
-            problems.append(RuleBroken(
+            problems.append(Violation(
                 "owner", "owner.outside_team",
                 "Owner (owner): a manager can hand a customer only to someone in their team",
                 "归属人(owner):上级主管只能把客户移交给自己团队中的人",
@@ -121,7 +122,7 @@ async def merged_card_survivor(
 
 def _task_rights(
     before: Mapping[str, Any] | None, after: Mapping[str, Any], principal: Principal
-) -> list[RuleBroken]:
+) -> list[Violation]:
     """The task rules that need the reporting tree (schema.validate does not know it)."""
     if principal.is_system or principal.visible is None:
         return []
@@ -129,7 +130,7 @@ def _task_rights(
     assignee = after.get("assignee")
     if (before is None or assignee != before.get("assignee")) and isinstance(assignee, str) \
             and assignee != principal.user_id and assignee not in principal.visible:
-        out.append(RuleBroken(
+        out.append(Violation(
             "assignee", "task.assignee_outside_tree",
             "Assignee (assignee): a task goes to its author or, for a manager, one of their "
             "reports",
@@ -141,7 +142,7 @@ def _task_rights(
     if finishing and was != principal.user_id and not (
         principal.role == "manager" and was in principal.visible
     ):
-        out.append(RuleBroken(
+        out.append(Violation(
             "status", "task.not_yours_to_complete",
             "Status (status): only the assignee, their manager or an admin completes or "
             "cancels a task",

@@ -24,17 +24,10 @@ from .scope import DocFacts, Principal, ScopePolicy
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleBroken:
-    """Why an update was refused: the field and rule it broke, in English and zh-CN."""
-
-    field: str
-    rule: str
-    message: str
-    message_zh: str
-
-
 class Violation(Protocol):
+    """A rule a change breaks, as the record rules report it (`schema.violations.Violation`
+    is the one the server plugs in)."""
+
     @property
     def field(self) -> str: ...
     @property

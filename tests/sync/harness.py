@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.accounts import Accounts, User
 from sync import tables as t
 from sync.client import SyncClient
-from sync.hub import Hub, RuleBroken, Rules
+from sync.hub import Hub, Rules
 from sync.log import CommitHook, Log
 from sync.scope import DocFacts, Principal, ScopePolicy
 from sync.session import SessionLimits, SyncSession
@@ -27,6 +27,16 @@ KINDS = ("customer", "visit", "service", "deal", "progress")
 
 def new_id(kind: str = "visit") -> str:
     return f"{kind}:{uuid.uuid4()}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBroken:
+    """Why an update was refused: the field and rule it broke, in English and zh-CN."""
+
+    field: str
+    rule: str
+    message: str
+    message_zh: str
 
 
 class LayoutRules:

@@ -20,12 +20,12 @@ from server.records import RecordPolicy, SchemaRules, ServerEdits
 from sync import protocol as p
 from sync import tables as t
 from sync.client import SyncClient
-from sync.hub import RuleBroken
 from sync.session import SessionLimits
 from sync.transport import Disconnected, MemoryTransport, memory_pair
 from sync.yjs import YjsSession
 from tests.conftest import make_team
 from tests.factories import new_customer
+from tests.sync.harness import RuleBroken
 
 from .harness import Harness, harness
 
