@@ -470,3 +470,30 @@ def test_subjects_dates_and_periods(kind: str, over: dict[str, Any], want: str) 
 ])
 def test_the_subjects_the_phone_makes_are_accepted(kind: str, over: dict[str, Any]) -> None:
     assert _problems(kind, samples.SAMPLES[kind](**over)) == []
+
+
+@pytest.mark.asyncio
+async def test_a_merge_moves_an_expense_to_the_surviving_card(live_server: LiveServer) -> None:
+    """Merges re-parent every kind with a customer (the expense); kinds without one (trip
+    plans) are left alone instead of breaking the merge."""
+    team = live_server.team
+    dev = SyncClient("rep1-phone")
+    cards = [samples.new_id("customer"), samples.new_id("customer")]
+    spent = [samples.new_id("expense"), samples.new_id("expense")]
+    async with online(live_server, dev, "rep1"):
+        names = ("北京友好创达科技有限公司", "天津远望档案服务有限公司")
+        for card, e, name in zip(cards, spent, names, strict=True):
+            write_record(dev.doc(card), "customer", new_customer(
+                team.rep1.id, credit_code=None, name=name))
+            write_record(dev.doc(e), "expense", expense(team.rep1.id, customer_id=card,
+                                                         approval_status="draft"))
+        write_record(dev.doc(samples.new_id("trip_plan")), "trip_plan", samples.trip_plan(
+            created_by=team.rep1.id, approval_status="draft",
+            stops=[{"customer_id": cards[1], "purpose": "回访"}]))
+        await dev.wait_flushed()
+        assert not dev.errors, dev.errors
+    await settle(live_server)
+    await live_server.services.duplicates.merge(cards[0], cards[1], team.admin.id)
+    await settle(live_server)
+    [survivor] = [c for c in cards if not (await record(live_server, c)).get("merged_into")]
+    assert [(await record(live_server, e))["customer_id"] for e in spent] == [survivor] * 2
