@@ -23,7 +23,7 @@ from server.history import history_of
 from server.services import services_of
 from sync.log import now_ms
 
-from . import approvals as ap
+from . import inbox as ap
 from . import queries as qs
 from . import reassign as ra
 from .auth import (

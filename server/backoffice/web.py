@@ -25,6 +25,7 @@ from .auth import (
     viewer,
 )
 from .columns import cell_text, yuan
+from .inbox import waiting_count
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -87,8 +88,6 @@ async def _waiting(request: Request, v: Any) -> int:
     """The count of records waiting for the viewer's decision, for the menu."""
     if v is None:
         return 0
-    from .approvals import waiting_count
-
     return await waiting_count(request, v)
 
 
