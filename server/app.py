@@ -38,6 +38,7 @@ from .duplicates_api import routes as duplicates_routes
 from .errors import BadRequest, HTTPError, handle_http_error, handle_starlette_http
 from .history import record_history
 from .openapi import openapi
+from .params import json_object
 from .records import RecordPolicy, SchemaRules, ServerEdits, project_appends
 from .records_api import routes as record_routes
 from .services import Services, services_of
@@ -48,18 +49,8 @@ log = logging.getLogger(__name__)
 SETTLE_ON_EXIT = 1.0  # seconds the lifespan's exit waits for the server's own edits
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 async def create_session(request: Request) -> Response:
-    body = await _json(request)
+    body = await json_object(request)
     login, password = body.get("login"), body.get("password")
     if not isinstance(login, str) or not login:
         raise BadRequest("'login' is required", field="login")

@@ -14,22 +14,10 @@ from sync import protocol as p
 from .approvals import ACTIONS, THRESHOLD, decide, open_record
 from .auth import caller
 from .errors import BadRequest, NotFound
+from .params import json_object
 from .services import services_of
 
 MAX_COMMENT = 2000
-
-
-async def _body(request: Request, *, required: bool) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip() and not required:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def _doc_id(request: Request) -> str:
@@ -57,7 +45,7 @@ async def inbox(request: Request) -> Response:
 async def open_(request: Request) -> Response:
     _, principal = await caller(request)
     doc_id = _doc_id(request)
-    body = await _body(request, required=False)
+    body = await json_object(request, required=False)
     await open_record(services_of(request), doc_id, principal, _device(body))
     return Response(status_code=204)
 
@@ -65,7 +53,7 @@ async def open_(request: Request) -> Response:
 async def decide_(request: Request) -> Response:
     _, principal = await caller(request)
     doc_id = _doc_id(request)
-    body = await _body(request, required=True)
+    body = await json_object(request)
     action, comment, step = body.get("action"), body.get("comment", ""), body.get("step")
     if action not in ACTIONS:
         raise BadRequest(f"action is one of {', '.join(ACTIONS)}", field="action")
@@ -86,7 +74,7 @@ async def get_settings(request: Request) -> Response:
 
 async def put_settings(request: Request) -> Response:
     _, principal = await caller(request)
-    body = await _body(request, required=True)
+    body = await json_object(request)
     approvals = services_of(request).approvals
     await approvals.set_threshold(principal, body.get(THRESHOLD))
     return JSONResponse({THRESHOLD: await approvals.threshold()})

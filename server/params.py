@@ -1,4 +1,5 @@
-"""Whole-number parameters of the HTTP API, parsed and range-checked in one place.
+"""Parameters and bodies of the HTTP API, parsed and checked in one place: whole numbers
+with their ranges, and JSON object bodies.
 
 The OpenAPI document (server/openapi.py) declares each parameter from the same object the
 route parses it with, so the declared bounds and the enforced ones cannot drift apart.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.requests import Request
 
 from .errors import BadRequest
 
@@ -54,3 +57,16 @@ class IntParam:
         if self.default is not None:
             out["default"] = self.default
         return out
+
+
+async def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object body; an empty body is `{}` when not `required`."""
+    if not required and not (await request.body()).strip():
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
