@@ -233,5 +233,12 @@ async def live_server(config: Config) -> AsyncIterator[LiveServer]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests last: they are the slowest, and Playwright's sync API keeps an event
-    loop running in the main thread for as long as its fixtures live."""
+    loop running in the main thread for as long as its fixtures live (a test after them that
+    runs a loop of its own in this thread would fail). A test that uses the browser fixture
+    is a browser test whether or not its module says so."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "browser"
+        ):
+            item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

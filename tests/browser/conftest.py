@@ -7,8 +7,6 @@ tests skip, saying so, when server/static/app/index.html is missing). The server
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import os
 import shutil
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.conftest import in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_INDEX = ROOT / "server" / "static" / "app" / "index.html"
@@ -205,5 +205,4 @@ def screenshot() -> Callable[[Any, str], Path]:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on its own loop in a thread (Playwright's sync API owns this one)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return in_thread(coro)

@@ -8,10 +8,14 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
 from sync.client import SyncClient
 
 from .conftest import LiveServer, run_async
 from .test_pwa import create_customer, login, server_records, wait_state, wait_synced
+
+pytestmark = pytest.mark.browser
 
 
 def test_an_offline_change_under_used_clocks_is_renumbered_and_lands(
