@@ -26,7 +26,7 @@ from server.accounts import Accounts
 from server.app import create_app
 from server.backoffice.i18n import day_start_ms, today_cst
 from server.config import Config
-from server.db import make_engine, migrate
+from server.db import make_engine, migrate_async
 from tests.backoffice.seed import Seeded, customer_record, insert_rows, seed
 from tests.conftest import PASSWORD, Team, free_port, in_thread, make_team
 
@@ -101,7 +101,7 @@ async def _similar_customers(live: Any) -> tuple[str, str]:
 def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackOffice]:
     data = tmp_path_factory.mktemp("backoffice")
     url = f"sqlite+aiosqlite:///{data / 'waiqin.db'}"
-    migrate(url)
+    in_thread(migrate_async(url))  # migrations run a loop of their own
     team = _in_thread(_team(url))
     config = Config(data_dir=data, database_url=url, secret_key="browser-secret",
                     compact_interval=3600)

@@ -20,7 +20,7 @@ import pytest
 from bench.briefcase import Card, fill
 from bench.briefcase import cards as bench_cards
 from server.config import Config
-from server.db import migrate
+from server.db import migrate_async
 from tests.conftest import in_thread
 
 from .conftest import PASSWORD, ServerProcess
@@ -62,7 +62,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProces
         cards = list(card for card, _ in bench_cards(N))
     else:
         cfg = Config.from_env(data_dir=data)
-        migrate(cfg.database)
+        in_thread(migrate_async(cfg.database))  # migrations run a loop of their own
         cards = in_thread(fill(cfg, "rep1", N))
     proc = ServerProcess(data)
     proc.start()
