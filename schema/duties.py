@@ -31,6 +31,12 @@ CORE_WITH_SHORT_DEAL_DAYS = 7
 CORE_DAYS = 14
 HIGH_GROWTH_DAYS = 30
 OPEN_DEAL_CLASSES = ("short", "medium", "lead")
+# What each contact duty is called on screen (the back office translates these English keys).
+DUTY_NAMES = {
+    CORE_WITH_SHORT_DEAL_DAYS: "weekly",
+    CORE_DAYS: "every two weeks",
+    HIGH_GROWTH_DAYS: "monthly",
+}
 
 Record = Mapping[str, Any]
 

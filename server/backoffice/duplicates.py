@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from schema import tables as st
 from schema.kinds import get_kind
+from server.duplicates import Duplicates
 from server.errors import Forbidden, NotFound
 from server.services import services_of
 
@@ -29,11 +30,8 @@ SIDE_FIELDS = ("name", "code", "credit_code", "phone", "address", "city", "categ
                "status", "owner", "created_at", "created_by")
 
 
-def _dup(request: Request) -> Any:
-    dup = getattr(services_of(request), "duplicates", None)
-    if dup is None:
-        raise NotFound("duplicate resolution is not available on this server")
-    return dup
+def _dup(request: Request) -> Duplicates:
+    return services_of(request).duplicates
 
 
 async def _card(conn: Any, doc_id: str) -> dict[str, Any] | None:
@@ -56,20 +54,17 @@ async def _card(conn: Any, doc_id: str) -> dict[str, Any] | None:
 @page
 async def queue(request: Request) -> Response:
     v = await viewer(request)
-    dup = getattr(services_of(request), "duplicates", None)
+    dup = _dup(request)
     pairs: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
-    if dup is not None:
-        async with services_of(request).engine.connect() as conn:
-            for cand in await dup.candidates(status="open"):
-                if not (await v.principal.can_see(conn, cand.doc_a)
-                        and await v.principal.can_see(conn, cand.doc_b)):
-                    continue
-                a, b = await _card(conn, cand.doc_a), await _card(conn, cand.doc_b)
-                if a is not None and b is not None:
-                    pairs.append((cand, a, b))
-            names = await qs.user_names(conn)
-    else:
-        names = {}
+    async with services_of(request).engine.connect() as conn:
+        for cand in await dup.candidates(status="open"):
+            if not (await v.principal.can_see(conn, cand.doc_a)
+                    and await v.principal.can_see(conn, cand.doc_b)):
+                continue
+            a, b = await _card(conn, cand.doc_a), await _card(conn, cand.doc_b)
+            if a is not None and b is not None:
+                pairs.append((cand, a, b))
+        names = await qs.user_names(conn)
     keep = {cand.id: await _survivor(dup, a, b) for cand, a, b in pairs}
     lang = language(request)
     kind = get_kind("customer")
@@ -88,7 +83,7 @@ async def queue(request: Request) -> Response:
         return str(value)
 
     return await render(request, "duplicates.html", {
-        "available": dup is not None, "pairs": pairs, "names": names, "keep": keep,
+        "pairs": pairs, "names": names, "keep": keep,
         "show": show, "label": lambda n: (kind.field(n).label_zh if lang == "zh"
                                           else kind.field(n).label_en),
         "side_fields": SIDE_FIELDS, "message": request.query_params.get("done", ""),
@@ -143,24 +138,22 @@ async def dismiss(request: Request) -> Response:
 @page
 async def merges(request: Request) -> Response:
     v = await viewer(request)
-    dup = getattr(services_of(request), "duplicates", None)
+    dup = _dup(request)
     rows: list[Any] = []
-    names: dict[str, str] = {}
     cards: dict[str, str] = {}
-    if dup is not None:
-        async with services_of(request).engine.connect() as conn:
-            for m in await dup.merges():
-                if await v.principal.can_see(conn, m.survivor) or v.is_admin:
-                    rows.append(m)
-            names = await qs.user_names(conn)
-            ids = sorted({m.survivor for m in rows} | {m.duplicate for m in rows})
-            c = st.rec_customer
-            for part in range(0, len(ids), 500):
-                for r in await conn.execute(select(c.c.doc_id, c.c.name)
-                                            .where(c.c.doc_id.in_(ids[part:part + 500]))):
-                    cards[r.doc_id] = r.name or r.doc_id
+    async with services_of(request).engine.connect() as conn:
+        for m in await dup.merges():
+            if await v.principal.can_see(conn, m.survivor) or v.is_admin:
+                rows.append(m)
+        names = await qs.user_names(conn)
+        ids = sorted({m.survivor for m in rows} | {m.duplicate for m in rows})
+        c = st.rec_customer
+        for part in range(0, len(ids), 500):
+            for r in await conn.execute(select(c.c.doc_id, c.c.name)
+                                        .where(c.c.doc_id.in_(ids[part:part + 500]))):
+                cards[r.doc_id] = r.name or r.doc_id
     return await render(request, "merges.html", {
-        "available": dup is not None, "merges": rows, "names": names, "cards": cards,
+        "merges": rows, "names": names, "cards": cards,
         "message": request.query_params.get("done", ""),
     })
 

@@ -150,7 +150,6 @@ ZH: dict[str, str] = {
     "same_phone": "电话相同",
     "same_address": "地址相同",
     "No open candidates.": "没有待处理的重复客户。",
-    "Duplicate resolution is not available on this server yet.": "本服务器尚未启用重复客户处理。",
     "Name": "姓名",
     "Role": "角色",
     "Manager": "上级",

@@ -129,7 +129,7 @@ async def contact_report(conn: AsyncConnection, viewer: Viewer, p: Params, lang:
         late = duties.days_late(r.at if r.at is not None else r.created_at or end, days, end)
         if late is not None:
             counts[3] += 1
-            duty = gettext(lang, {7: "weekly", 14: "every two weeks"}.get(days, "monthly"))
+            duty = gettext(lang, duties.DUTY_NAMES[days])
             overdue.append((r.doc_id, r.name, r.code, r.tier, duty, r.at,
                             None if r.at is None else round((end - r.at) / DAY, 1), late,
                             names.get(owner, owner)))
