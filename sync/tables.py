@@ -98,6 +98,7 @@ revocations = Table(
     Column("doc_id", DOC_ID, nullable=False),
     Column("user_id", USER_ID, nullable=False),
     Index("ix_sync_revocations_user_seq", "user_id", "seq"),
+    Index("ix_sync_revocations_doc_seq", "doc_id", "seq"),
 )
 
 devices = Table(
