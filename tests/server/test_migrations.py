@@ -28,7 +28,7 @@ def test_0012_indexes_revocations_by_doc_and_seq(database_url: str) -> None:
     name = "ix_sync_revocations_doc_seq"
     assert _indexes(database_url, "sync_revocations")[name] == ["doc_id", "seq"]
     # the tables the code declares say the same as the migrated database
-    declared = {i.name: [c.name for c in i.columns] for i in st.revocations.indexes}
+    declared = {str(i.name): [c.name for c in i.columns] for i in st.revocations.indexes}
     assert declared[name] == ["doc_id", "seq"]
     cfg = alembic_config(database_url)
     command.downgrade(cfg, "0011")
