@@ -80,6 +80,19 @@ def _round(record: Mapping[str, Any]) -> int:
     return sum(1 for e in entries if isinstance(e, Mapping) and e.get("action") == "submit")
 
 
+def _opened_this_step(record: Mapping[str, Any], user_id: str) -> bool:
+    """Whether `user_id` has an `open` step since the submission's last submit or approve
+    (so at the step they decide now)."""
+    for e in reversed(record.get("approval_log") or []):
+        if not isinstance(e, Mapping):
+            continue
+        if e.get("action") in ("submit", "approve"):
+            return False
+        if e.get("action") == "open" and e.get("by") == user_id:
+            return True
+    return False
+
+
 class Approvals:
     """The flow's state lives in the records; this holds the per-record locks."""
 
@@ -278,16 +291,42 @@ class Approvals:
         return approvers, current
 
     async def open_record(self, doc_id: str, principal: Principal, device: str) -> None:
-        """The current approver opened the record: from now on the author cannot withdraw
-        it. Logged once per step."""
+        """The current approver opened the record: logged once per step. `opened_at` is the
+        first opening of the submission (by any of its approvers) and stays set through its
+        later steps: once an approver has opened it, the author cannot withdraw it."""
         async with self._lock(doc_id):
             kind, live = await self._visible(doc_id, principal)
             self._turn(live, principal)
-            if live.record.get("opened_at") is not None:
+            if _opened_this_step(live.record, principal.user_id):
                 return
             entry = self._entry("open", principal.user_id, device)
-            if await self._edit(doc_id, kind, {"opened_at": entry["at"]}, entry) is None:
+            changes = {} if live.record.get("opened_at") is not None else {
+                "opened_at": entry["at"]}
+            if await self._edit(doc_id, kind, changes, entry) is None:
                 raise Conflict("the record changed meanwhile; open it again",
+                               code="approval.not_pending")
+
+    async def withdraw(self, doc_id: str, principal: Principal, device: str) -> None:
+        """The author, online, takes back a submitted record no approver has opened (the
+        phone may instead set `withdrawn` offline; the schema's rules then decide)."""
+        async with self._lock(doc_id):
+            kind, live = await self._visible(doc_id, principal)
+            record = live.record
+            if principal.user_id != (record.get("created_by") or live.created_by):
+                raise Forbidden("only the author withdraws a record", code="approval.transition",
+                                message_zh="只有作者可以撤销")
+            status = record.get("approval_status") or "draft"
+            if status != "submitted":
+                raise Conflict(f"only a submitted record is withdrawn (it is {status})",
+                               code="approval.not_pending",
+                               message_zh="只有审批中的记录可以撤销", approval_status=status)
+            if record.get("opened_at") is not None:
+                raise Conflict("an approver has opened it: it can no longer be withdrawn",
+                               code="approval.opened", message_zh="审批人已查看,不能再撤销",
+                               approval_status=status)
+            entry = self._entry("withdraw", principal.user_id, device)
+            if await self._edit(doc_id, kind, {"approval_status": "withdrawn"}, entry) is None:
+                raise Conflict("the record changed meanwhile; reload it",
                                code="approval.not_pending")
 
     async def decide(self, doc_id: str, principal: Principal, action: str, comment: str,
@@ -308,13 +347,13 @@ class Approvals:
             entry = self._entry(action, principal.user_id, device, comment.strip())
             changes: dict[str, Any]
             if action == "approve" and current + 1 < len(approvers):
-                changes = {"approval_step": current + 1, "opened_at": None}
+                changes = {"approval_step": current + 1}
                 status, next_step = "submitted", current + 1
             else:
                 status, next_step = DECIDED[action], current
                 changes = {"approval_status": status}
-                if live.record.get("opened_at") is None:
-                    changes["opened_at"] = entry["at"]
+            if live.record.get("opened_at") is None:
+                changes["opened_at"] = entry["at"]  # a decision is an opening (no withdraw)
             if await self._edit(doc_id, kind, changes, entry) is None:
                 raise Conflict("the decision could not be applied; reload the record",
                                code="approval.not_pending")
@@ -369,6 +408,11 @@ class Services(Protocol):
 async def open_record(services: Services, doc_id: str, principal: Principal,
                       device: str = "backoffice") -> None:
     await services.approvals.open_record(doc_id, principal, device)
+
+
+async def withdraw(services: Services, doc_id: str, principal: Principal,
+                   device: str = "api") -> None:
+    await services.approvals.withdraw(doc_id, principal, device)
 
 
 async def decide(services: Services, doc_id: str, principal: Principal, action: str,

@@ -11,7 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from sync import protocol as p
 
-from .approvals import ACTIONS, THRESHOLD, decide, open_record
+from .accounts import User
+from .approvals import ACTIONS, THRESHOLD, decide, open_record, withdraw
 from .auth import caller
 from .errors import BadRequest, NotFound
 from .params import json_object
@@ -67,6 +68,53 @@ async def decide_(request: Request) -> Response:
     return JSONResponse(decision.json())
 
 
+async def withdraw_(request: Request) -> Response:
+    _, principal = await caller(request)
+    doc_id = _doc_id(request)
+    body = await json_object(request, required=False)
+    await withdraw(services_of(request), doc_id, principal, _device(body))
+    return Response(status_code=204)
+
+
+def people_of(me: User, users: list[User]) -> list[User]:
+    """The users whose names the caller's records and approval history can show: themselves,
+    their managers up the tree (their approvers), everyone under them (whose records they
+    decide or see), and the admins (who approve for someone with no manager). An admin sees
+    everyone."""
+    if me.role == "admin":
+        return sorted(users, key=lambda u: u.login)
+    by_id = {u.id: u for u in users}
+    keep = {me.id}
+    up = by_id.get(me.manager_id or "")
+    while up is not None and up.id not in keep:
+        keep.add(up.id)
+        up = by_id.get(up.manager_id or "")
+    keep |= {u.id for u in users if _under(u, me.id, by_id)}  # at any depth
+    keep |= {u.id for u in users if u.role == "admin"}
+    return sorted((by_id[i] for i in keep if i in by_id), key=lambda u: u.login)
+
+
+def _under(user: User, boss: str, by_id: dict[str, User]) -> bool:
+    seen: set[str] = set()
+    up = user.manager_id
+    while up is not None and up not in seen:
+        if up == boss:
+            return True
+        seen.add(up)
+        nxt = by_id.get(up)
+        up = nxt.manager_id if nxt is not None else None
+    return False
+
+
+async def people(request: Request) -> Response:
+    info, _ = await caller(request)
+    users = await services_of(request).accounts.all_users()
+    return JSONResponse({"people": [
+        {"id": u.id, "name": u.name, "role": u.role, "manager_id": u.manager_id,
+         "disabled": u.disabled_at is not None}
+        for u in people_of(info.user, users)]})
+
+
 async def get_settings(request: Request) -> Response:
     await caller(request)
     return JSONResponse({THRESHOLD: await services_of(request).approvals.threshold()})
@@ -87,4 +135,6 @@ def routes() -> list[BaseRoute]:
         Route("/api/approvals/settings", put_settings, methods=["PUT"]),
         Route("/api/approvals/{doc_id}/open", open_, methods=["POST"]),
         Route("/api/approvals/{doc_id}/decide", decide_, methods=["POST"]),
+        Route("/api/approvals/{doc_id}/withdraw", withdraw_, methods=["POST"]),
+        Route("/api/people", people, methods=["GET"]),
     ]
