@@ -92,6 +92,35 @@ def database(kind: str, data_dir: Path) -> Iterator[str | None]:
         )
 
 
+def psql(database_url: str, sql: str) -> list[list[str]]:
+    """Rows of one query through `psql` (fields split on |)."""
+    out = subprocess.run(["psql", database_url, "-tAF|", "-c", sql], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def pg_backends_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL backend connected to this database (the
+    server's pool and writer), by pid; PostgreSQL runs on this machine."""
+    rows = psql(database_url, "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    out = {}
+    for (pid,) in rows:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            out[int(pid)] = cpu_seconds(int(pid))
+    return out
+
+
+def pg_table_stats(database_url: str) -> dict[str, dict[str, int]]:
+    """Per `sync_*` table: scans and rows read by sequential and index scans, rows inserted
+    and updated (PostgreSQL's cumulative statistics; read once the server has stopped, so
+    its backends have flushed them)."""
+    cols = ["seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd"]
+    rows = psql(database_url, f"SELECT relname, {', '.join(cols)} FROM pg_stat_user_tables "
+                "WHERE relname LIKE 'sync%' ORDER BY relname")
+    return {r[0]: {c: int(v or 0) for c, v in zip(cols, r[1:], strict=True)} for r in rows}
+
+
 def sqlalchemy_url(database_url: str | None, data_dir: Path) -> str:
     from server.config import Config
 

@@ -4,6 +4,11 @@ holds everything in its scope (its rep's 400 records), with the server's peak me
 
     .venv/bin/python -m bench.storm
     .venv/bin/python -m bench.storm --reps 10 --devices 10 --db postgres
+    .venv/bin/python -m bench.storm --db postgres --instances 2
+
+On PostgreSQL it also prints the CPU its backends used and, per sync table, the rows read and
+scans per device (PostgreSQL's statistics), which show what grows faster than the devices.
+With --instances N, N server processes share the devices (device i on instance i % N).
 
 Devices are spread over a few processes (default 4, this is a 2-core machine); each
 device is a lean `/sync` client (bench/device.py). Before the storm every device has
@@ -27,10 +32,11 @@ from bench import harness as h
 
 
 def worker(
-    idx: int, url: str, devices: list[tuple[str, str, str]], per_user: int, records: int,
+    idx: int, devices: list[tuple[str, str, str, str]], per_user: int, records: int,
     ready: Any, go: Any, results: Any, timeout: float,
 ) -> None:
-    """devices: (device id, token, user id). `per_user`: docs every device must end with."""
+    """devices: (device id, token, user id, /sync url). `per_user`: docs every device must
+    end with."""
     from bench.throughput import _loop_policy
 
     _loop_policy()
@@ -38,20 +44,20 @@ def worker(
     from bench.device import Device, create_visit, new_id, update_frame
 
     plans = []
-    for device_id, token, user_id in devices:
+    for device_id, token, user_id, url in devices:
         customer = new_id("customer")
         own, frames = set(), []
         for i in range(records):
             v, upd = create_visit(user_id, customer, i)
             own.add(v.doc_id)
             frames.append(update_frame(v.doc_id, i + 1, upd))
-        plans.append((device_id, token, own, frames))
+        plans.append((device_id, token, url, own, frames))
 
     async def register() -> dict[str, int]:
         sem = asyncio.Semaphore(25)
         cursors: dict[str, int] = {}
 
-        async def one(device_id: str, token: str) -> None:
+        async def one(device_id: str, token: str, url: str) -> None:
             async with sem:
                 d = Device(url, token, device_id)
                 await d.open()
@@ -59,7 +65,7 @@ def worker(
                 cursors[device_id] = d.cursor
                 await d.close()
 
-        await asyncio.gather(*(one(d, t) for d, t, _, _ in plans))
+        await asyncio.gather(*(one(d, t, u) for d, t, u, _, _ in plans))
         return cursors
 
     async def storm(cursors: dict[str, int]) -> dict[str, Any]:
@@ -68,7 +74,9 @@ def worker(
                                "fail": [], "errors": 0, "recv": 0, "sent": 0,
                                "by_type": {}}
 
-        async def one(device_id: str, token: str, own: set[str], frames: list[bytes]) -> None:
+        async def one(
+            device_id: str, token: str, url: str, own: set[str], frames: list[bytes]
+        ) -> None:
             d = Device(url, token, device_id, cursor=cursors[device_id])
             step = "connect"
             try:
@@ -114,20 +122,27 @@ def worker(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import secrets
+
     with h.temp_dir("waiqin-bench-storm-") as tmp, h.database(args.db, tmp) as url:
         reps = [f"storm{i}" for i in range(args.reps)]
         h.create_users(url, tmp, [("stormmgr", "manager", None)]
                        + [(r, "rep", "stormmgr") for r in reps])
-        server = h.start_server(tmp, database_url=url)
+        env = {"WAIQIN_SECRET_KEY": secrets.token_urlsafe(48)}
+        servers: list[h.Server] = []
         try:
-            users = server.login(reps)
-            devices = [(f"{r}-dev{j}", users[r].token, users[r].user_id)
-                       for r in reps for j in range(args.devices)]
+            for i in range(args.instances):
+                data = tmp if args.instances == 1 else tmp / f"{tmp.name}-instance{i}"
+                servers.append(h.start_server(data, database_url=url, env=env))
+            users = servers[0].login(reps)
+            devices = [(f"{r}-dev{j}", users[r].token, users[r].user_id,
+                        servers[(i * args.devices + j) % len(servers)].ws)
+                       for i, r in enumerate(reps) for j in range(args.devices)]
             ctx = mp.get_context("spawn")
             ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
             slices = [devices[i :: args.procs] for i in range(args.procs)]
             procs = [
-                ctx.Process(target=worker, args=(i, server.ws, sl, args.devices * args.records,
+                ctx.Process(target=worker, args=(i, sl, args.devices * args.records,
                                                  args.records, ready, go, results, args.timeout))
                 for i, sl in enumerate(slices)
             ]
@@ -136,21 +151,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 for _ in procs:
                     ready.get(timeout=args.timeout)
-                cpu0, busy0 = server.cpu(), h.machine_busy()
+                stats0: dict[str, dict[str, int]] = {}
+                pg0: dict[int, float] = {}
+                if url is not None:
+                    # PostgreSQL flushes an idle backend's statistics within 10 s: wait, so
+                    # that the registration's scans are not counted as the storm's.
+                    time.sleep(11)
+                    stats0, pg0 = h.pg_table_stats(url), h.pg_backends_cpu(url)
+                cpu0, busy0 = sum(s.cpu() for s in servers), h.machine_busy()
                 if args.profile:
-                    server.start_profile(args.profile)
+                    servers[0].start_profile(args.profile)
                 t0 = time.perf_counter()
                 go.set()
                 outs = [results.get(timeout=args.timeout + 60) for _ in procs]
                 wall = time.perf_counter() - t0
-                server.stop_profile()
+                servers[0].stop_profile()
                 busy1 = h.machine_busy()
+                pg1 = h.pg_backends_cpu(url) if url is not None else {}
                 res: dict[str, Any] = {
                     "wall": wall,
-                    "server_cpu": server.cpu() - cpu0,
+                    "server_cpu": sum(s.cpu() for s in servers) - cpu0,
                     "machine_busy": busy1[0] - busy0[0],
                     "machine_total": busy1[1] - busy0[1],
-                    "peak_rss_mb": server.peak_rss_mb(),
+                    "peak_rss_mb": [s.peak_rss_mb() for s in servers],
+                    # backends alive at the end (pool overflow closed meanwhile is missed)
+                    "pg_cpu": sum(c - pg0.get(pid, 0.0) for pid, c in pg1.items()),
                 }
             finally:
                 for pr in procs:
@@ -159,7 +184,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         pr.terminate()
                         pr.join()
         finally:
-            server.stop()
+            for s in servers:
+                s.stop()
+        if url is not None:
+            stats1 = h.pg_table_stats(url)
+            res["pg_tables"] = {
+                t: {c: v - stats0.get(t, {}).get(c, 0) for c, v in cols.items()}
+                for t, cols in stats1.items()
+            }
     for key in ("acked_at", "done_at", "caught_up_at", "fail"):
         res[key] = [x for o in outs for x in o.get(key, [])]
     for key in ("errors", "recv", "sent", "cpu"):
@@ -178,15 +210,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=int, default=20, help="unsent records per device")
     ap.add_argument("--procs", type=int, default=4, help="client processes")
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="server processes sharing the devices (PostgreSQL only)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds a device waits, from the storm's start, before giving up")
     ap.add_argument("--profile", type=Path, help="py-spy raw profile of the server")
     args = ap.parse_args(argv)
+    if args.instances > 1 and args.db != "postgres":
+        ap.error("--instances above 1 needs --db postgres (SQLite serves one instance)")
     limit = h.raise_fd_limit()
     n = args.reps * args.devices
     print(f"storm: {n} devices ({args.reps} reps x {args.devices}) with {args.records} unsent "
-          f"records each reconnect at once, over {args.procs} client processes; {args.db}; "
-          f"open-file limit {limit}")
+          f"records each reconnect at once, over {args.procs} client processes; {args.db}"
+          f"{f', {args.instances} server instances' if args.instances > 1 else ''}; "
+          f"open-file limit {limit}; load average "
+          f"{', '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     res = run(args)
     total = n * args.records
     acked, done = sorted(res["acked_at"]), sorted(res["done_at"])
@@ -202,10 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  delivered to devices: {res['recv'] / 1e6:.1f} MB; sent by devices "
           f"{res['sent'] / 1e6:.1f} MB; ERROR frames: {res['errors']}; received by frame "
           f"type: { {k: f'{v / 1e6:.1f} MB' for k, v in res['by_type'].items()} }")
-    print(f"  server: peak RSS {res['peak_rss_mb']:.0f} MB, CPU {res['server_cpu']:.1f}s in "
+    rss = " + ".join(f"{r:.0f}" for r in res["peak_rss_mb"])
+    print(f"  server: peak RSS {rss} MB, CPU {res['server_cpu']:.1f}s in "
           f"{res['wall']:.1f}s; devices' CPU {res['cpu']:.1f}s; machine busy "
           f"{res['machine_busy']:.1f} of {res['machine_total']:.1f} CPU-s (other processes "
           f"~{max(0.0, res['machine_busy'] - res['server_cpu'] - res['cpu']):.1f})")
+    if "pg_tables" in res:
+        print(f"  PostgreSQL: its backends (those alive at the end) used {res['pg_cpu']:.1f} "
+              f"CPU-s; rows read per device during the storm (sequential + index scans):")
+        for table, st in res["pg_tables"].items():
+            read = st["seq_tup_read"] + st["idx_tup_fetch"]
+            if read or st["n_tup_ins"] or st["n_tup_upd"]:
+                scans = st["seq_scan"] + st["idx_scan"]
+                print(f"    {table:<20} {read / n:9.0f} rows read/device ({st['seq_scan']} seq "
+                      f"+ {st['idx_scan']} index scans = {scans / n:.1f}/device); "
+                      f"{st['n_tup_ins']} inserted, {st['n_tup_upd']} updated")
     if res["fail"]:
         from collections import Counter
 
