@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
               f"CPU-s; rows read per device during the storm (sequential + index scans):")
         for table, st in res["pg_tables"].items():
             read = st["seq_tup_read"] + st["idx_tup_fetch"]
-            if read or st["n_tup_ins"] or st["n_tup_upd"]:
+            if read or st["seq_scan"] or st["idx_scan"] or st["n_tup_ins"] or st["n_tup_upd"]:
                 scans = st["seq_scan"] + st["idx_scan"]
                 print(f"    {table:<20} {read / n:9.0f} rows read/device ({st['seq_scan']} seq "
                       f"+ {st['idx_scan']} index scans = {scans / n:.1f}/device); "
