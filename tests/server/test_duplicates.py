@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,31 +15,11 @@ from schema.names import index_key
 from schema.ydoc import update_fields, write_record
 from sync.client import SyncClient
 from tests.conftest import LiveServer
-from tests.factories import new_customer
+from tests.server.phones import NAME, customer, http, online, settle
 
 pytestmark = pytest.mark.asyncio
 
-NAME = "北京友好创达科技有限公司"
 WEEK = 7 * 24 * 3600 * 1000
-
-
-def customer(user_id: str, name: str, created_at: int, **over: Any) -> dict[str, Any]:
-    rec = new_customer(user_id, name=name, created_at=created_at, credit_code=None, **over)
-    rec["contacts"] = [dict(rec["contacts"][0], id=f"c-{user_id[:4]}", name=f"联系人{user_id[:4]}")]
-    return rec
-
-
-async def settle(server: LiveServer) -> None:
-    """Wait until the server's own follow-up edits (codes, merges, re-parenting) are done."""
-    await server.services.edits.settle()
-    assert not server.services.edits.errors, server.services.edits.errors
-
-
-@contextlib.asynccontextmanager
-async def online(server: LiveServer, dev: SyncClient, login: str) -> Any:
-    async with dev.connect(f"{server.ws}/sync", server.tokens[login]):
-        await dev.wait_caught_up()
-        yield dev
 
 
 @pytest.mark.parametrize("later_first", [False, True], ids=["earlier-first", "later-first"])
@@ -130,11 +107,6 @@ async def test_a_change_to_a_merged_card_is_carried_into_the_survivor(
     assert survivor.record["website"] == "www.youhao-new.com.cn"
 
 
-async def _http(server: LiveServer, login: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url,
-                             headers={"Authorization": f"Bearer {server.tokens[login]}"})
-
-
 async def test_lookup_tells_name_code_and_owner_and_nothing_else(live_server: LiveServer) -> None:
     team = live_server.team
     a = SyncClient("phone-a")
@@ -146,20 +118,20 @@ async def test_lookup_tells_name_code_and_owner_and_nothing_else(live_server: Li
         await a.wait_for(lambda: bool(a.read(ca).get("code")))
         code = a.read(ca)["code"]
     await settle(live_server)
-    async with await _http(live_server, "rep3") as http:  # another team: cannot see the card
+    async with http(live_server, "rep3") as api:  # another team: cannot see the card
         spaced = "北京 友好创达科技 有限责任公司"
-        r = await http.get("/api/customers/lookup", params={"name": spaced})
+        r = await api.get("/api/customers/lookup", params={"name": spaced})
         assert r.status_code == 200
         [m] = r.json()["matches"]
         assert m == {"name": NAME, "code": code, "owner_name": team.rep1.name,
                      "match": "same_name", "score": 1.0}
-        r = await http.get("/api/customers/lookup", params={"phone": "+86 21 6353 9330"})
+        r = await api.get("/api/customers/lookup", params={"phone": "+86 21 6353 9330"})
         assert [x["match"] for x in r.json()["matches"]] == ["same_phone"]
-        r = await http.get("/api/customers/lookup", params={"name": "北京友好创达科技发展有限公司"})
+        r = await api.get("/api/customers/lookup", params={"name": "北京友好创达科技发展有限公司"})
         assert [x["match"] for x in r.json()["matches"]] == ["similar_name"]
         for params, field in (({}, "name"), ({"name": "x" * 201}, "name"),
                               ({"credit_code": "123"}, "credit_code")):
-            r = await http.get("/api/customers/lookup", params=params)
+            r = await api.get("/api/customers/lookup", params=params)
             assert r.status_code == 400 and r.json()["error"]["field"] == field
 
 
@@ -172,9 +144,9 @@ async def test_offline_index_warns_about_a_customer_never_seen(live_server: Live
         await a.wait_flushed()
     await settle(live_server)
     # rep3's phone fetches the index while it has signal...
-    async with await _http(live_server, "rep3") as http:
-        page = (await http.get("/api/customers/index", params={"cursor": 0})).json()
-        bad = await http.get("/api/customers/index", params={"cursor": "x"})
+    async with http(live_server, "rep3") as api:
+        page = (await api.get("/api/customers/index", params={"cursor": 0})).json()
+        bad = await api.get("/api/customers/index", params={"cursor": "x"})
         assert bad.status_code == 400
     assert NAME not in str(page)  # no plain-text names in the index
     secret = base64.urlsafe_b64decode(page["secret"] + "==")
@@ -185,8 +157,8 @@ async def test_offline_index_warns_about_a_customer_never_seen(live_server: Live
     code, owner_idx = hits[0][0], hits[0][1]
     assert code.startswith("KH") and page["owners"][owner_idx] == team.rep1.name
     # incremental: nothing new after the cursor
-    async with await _http(live_server, "rep3") as http:
-        again = (await http.get("/api/customers/index",
+    async with http(live_server, "rep3") as api:
+        again = (await api.get("/api/customers/index",
                                 params={"cursor": page["cursor"]})).json()
     assert again["customers"] == [] and again["more"] is False
 
@@ -206,9 +178,9 @@ async def test_candidates_merge_by_hand_and_undo(live_server: LiveServer) -> Non
         write_record(b.doc(vb), "visit", samples.visit(created_by=team.rep2.id, customer_id=cb))
         await b.wait_flushed()
     await settle(live_server)
-    async with await _http(live_server, "rep1") as rep, await _http(
+    async with http(live_server, "rep1") as rep, http(
         live_server, "manager"
-    ) as boss, await _http(live_server, "admin") as admin:
+    ) as boss, http(live_server, "admin") as admin:
         assert (await rep.get("/api/duplicates")).status_code == 403
         [cand] = (await boss.get("/api/duplicates")).json()["candidates"]
         assert {cand["doc_a"], cand["doc_b"]} == {ca, cb} and cand["reason"] == "similar_name"

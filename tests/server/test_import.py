@@ -18,7 +18,7 @@ from server.importer import Importer, ImportFileError, ImportRefused, Plan, pars
 from sync import tables as sync_t
 from sync.client import SyncClient
 from tests.conftest import LiveServer
-from tests.server.test_duplicates import customer, online, settle
+from tests.server.phones import customer, online, settle
 
 HEADERS = ["客户名称", "电话", "联系人", "手机", "城市", "客户经理", "创建时间"]
 

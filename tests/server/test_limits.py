@@ -14,7 +14,7 @@ from server.config import Config
 from server.errors import ConfigError
 from tests.blobs.test_http import meta
 from tests.conftest import LiveServer
-from tests.server.test_records import http
+from tests.server.phones import http
 
 
 def test_the_upload_limit_is_the_schemas_and_cannot_be_raised_past_it() -> None:

@@ -10,8 +10,7 @@ from schema.ydoc import write_record
 from sync.client import SyncClient
 from tests.backoffice.seed import login
 from tests.conftest import PASSWORD, LiveServer
-from tests.server.test_duplicates import NAME, customer, online, settle
-from tests.server.test_records import http
+from tests.server.phones import NAME, customer, http, online, settle
 
 pytestmark = pytest.mark.asyncio
 

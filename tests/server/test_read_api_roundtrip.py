@@ -11,7 +11,7 @@ from schema.ydoc import write_record
 from sync.client import SyncClient
 from tests.conftest import LiveServer
 from tests.factories import new_customer
-from tests.server.test_records import http, online, settle
+from tests.server.phones import http, online, settle
 
 pytestmark = pytest.mark.asyncio
 

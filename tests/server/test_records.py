@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
-import httpx
 import pytest
 
 from schema import samples
@@ -15,25 +11,9 @@ from server.reproject import reproject
 from sync.client import SyncClient
 from tests.conftest import LiveServer
 from tests.factories import new_customer
+from tests.server.phones import http, online, settle
 
 pytestmark = pytest.mark.asyncio
-
-
-@contextlib.asynccontextmanager
-async def online(server: LiveServer, dev: SyncClient, login: str) -> Any:
-    async with dev.connect(f"{server.ws}/sync", server.tokens[login]):
-        await dev.wait_caught_up()
-        yield dev
-
-
-async def settle(server: LiveServer) -> None:
-    await server.services.edits.settle()
-    assert not server.services.edits.errors
-
-
-def http(server: LiveServer, login: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url,
-                             headers={"Authorization": f"Bearer {server.tokens[login]}"})
 
 
 async def test_visibility_and_a_live_reassignment(live_server: LiveServer) -> None:

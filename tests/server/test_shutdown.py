@@ -20,7 +20,7 @@ from schema.ydoc import write_record
 from server.accounts import Accounts
 from sync.client import SyncClient
 from tests.conftest import PASSWORD, free_port
-from tests.server.test_duplicates import customer
+from tests.server.phones import customer
 from tests.server.test_similar_names import seed_customers
 
 pytestmark = pytest.mark.asyncio

@@ -27,7 +27,7 @@ from sync.hub import Hub
 from sync.log import SEQ, Append, Log, upsert
 from sync.scope import Principal
 from tests.conftest import PASSWORD, LiveServer
-from tests.server.test_duplicates import _http, customer, online, settle
+from tests.server.phones import customer, http, online, settle
 
 T0 = 1_780_000_000_000
 
@@ -258,7 +258,7 @@ async def test_the_review_queue_holds_the_alike_pairs_and_no_numbered_siblings(
         assert not dev.errors, dev.errors
     await settle(live_server)
     label_of = {d: label for label, d in ids.items()}
-    async with await _http(live_server, "manager") as boss:
+    async with http(live_server, "manager") as boss:
         r = await boss.get("/api/duplicates")
         assert r.status_code == 200
         found = {frozenset({label_of[c["doc_a"]], label_of[c["doc_b"]]}): c
@@ -288,7 +288,7 @@ async def test_the_lookup_finds_one_branch_among_twenty_thousand(
                               phone=None, address=None))
         await dev.wait_flushed()
     await settle(live_server)
-    async with await _http(live_server, "rep2") as rep:
+    async with http(live_server, "rep2") as rep:
         r = await rep.get("/api/customers/lookup",
                           params={"name": "北京友好创达科枝有限公司第12345分公司"})
     assert [(m["name"], m["match"]) for m in r.json()["matches"]] == [

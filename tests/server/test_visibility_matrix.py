@@ -23,7 +23,7 @@ from sync.client import SyncClient
 from tests.backoffice.seed import login
 from tests.conftest import PASSWORD, LiveServer
 from tests.factories import new_customer
-from tests.server.test_records import http, online, settle
+from tests.server.phones import http, online, settle
 
 pytestmark = pytest.mark.asyncio
 
