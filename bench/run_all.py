@@ -22,12 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     steps = [
         ("catch-up", catchup.main, ["-n", "100", "1000"] if args.quick else []),
-        ("throughput + baseline", throughput.main,
+        ("throughput + peers (pycrdt-websocket, Hocuspocus)", throughput.main,
          ["--db", "both", "--compare", "-m", "300" if args.quick else "3000",
           "--baseline-updates", "100" if args.quick else "300"]),
+        ("throughput, PostgreSQL, 2 instances", throughput.main,
+         ["--db", "postgres", "--instances", "2", "-m", "300" if args.quick else "3000"]),
         ("storm, SQLite", storm.main, ["--reps", "5", "--devices", "4"] if args.quick else []),
         ("storm, PostgreSQL", storm.main,
          ["--db", "postgres"] + (["--reps", "5", "--devices", "4"] if args.quick else [])),
+        ("storm, PostgreSQL, 2 instances", storm.main,
+         ["--db", "postgres", "--instances", "2"]
+         + (["--reps", "5", "--devices", "4"] if args.quick else [])),
     ]
     for title, fn, fn_args in steps:
         print(f"\n== {title}: {' '.join(fn_args)}  ({time.strftime('%H:%M:%S')})", flush=True)
