@@ -219,7 +219,9 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                         connections.listener = await stack.enter_async_context(PgListener(
                             log_, config.database, on_revoked=connections.close_tokens_here,
                             on_scope_changed=connections.close_scopes_here,
-                            on_devices_revoked=connections.close_devices_here))
+                            on_devices_revoked=connections.close_devices_here,
+                            on_gap=lambda: connections.close_all_here(
+                                "this server lost its link to the other instances")))
                     await stack.enter_async_context(Compactor(
                         log_,
                         interval=config.compact_interval,

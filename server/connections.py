@@ -80,6 +80,12 @@ class Connections:
             for sub in self.hub.sessions_of(user_id):
                 sub.close_soon(p.CloseCode.SCOPE_CHANGED, reason)
 
+    def close_all_here(self, reason: str) -> None:
+        """Every socket here reconnects at once and is authenticated afresh: for when this
+        instance may have missed another's announcements."""
+        for sub in self.hub.subscribers():
+            sub.close_soon(p.CloseCode.SCOPE_CHANGED, reason)
+
     @staticmethod
     def _tell_others(announcement: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(announcement)

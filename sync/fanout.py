@@ -4,6 +4,11 @@ Each commit notifies a channel with its last sequence number (inside the transac
 is delivered at commit and in commit order). Every instance listens; a notification beyond
 what it has dispatched makes its log read the other instances' changes back, in order, and
 fan them out to its own devices. A periodic poll of the counter covers a lost connection.
+
+The other announcements (revoked tokens and devices, changed scopes) are not in the log: one
+sent while this instance's listening connection was down is lost. So when the poll finds the
+connection gone and makes a new one, it calls `on_gap`: the server then closes every socket
+it holds, and each device reconnects, is authenticated afresh and gets its current scope.
 """
 
 from __future__ import annotations
@@ -44,12 +49,15 @@ class PgListener:
         on_revoked: Callable[[list[str]], None] | None = None,
         on_scope_changed: Callable[[list[str]], None] | None = None,
         on_devices_revoked: Callable[[list[tuple[str, str]]], None] | None = None,
+        on_gap: Callable[[], None] | None = None,
         poll_interval: float = 5.0,
     ) -> None:
         self.log = log_
         self.on_revoked = on_revoked
         self.on_scope_changed = on_scope_changed
         self.on_devices_revoked = on_devices_revoked
+        self.on_gap = on_gap
+        self.gaps = 0  # listening connections lost and made again
         self.origin = uuid.uuid4().hex  # names this instance's announcements
         self.dsn = asyncpg_dsn(url)
         self.poll_interval = poll_interval
@@ -135,6 +143,11 @@ class PgListener:
             try:
                 if self._conn is None or self._conn.is_closed():
                     await self._connect()
+                    self.gaps += 1
+                    log.warning("the fan-out listener reconnected: announcements made while "
+                                "it was down are lost; closing this instance's sockets")
+                    if self.on_gap is not None:
+                        self.on_gap()
                 async with self.log.engine.connect() as conn:
                     head = await conn.scalar(
                         select(t.counters.c.value).where(t.counters.c.name == SEQ))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from schema import samples
 from schema.ydoc import update_fields, write_record
@@ -117,3 +118,25 @@ async def test_revoking_a_device_on_one_instance_closes_it_on_another(
             await tablet.wait_closed()
             assert tablet.close_code == p.CloseCode.DEVICE_REVOKED
             assert phone.connected  # only that device, on the other instance too
+
+
+async def test_an_instance_that_lost_its_listener_closes_its_sockets(
+    live_server: LiveServer, config: Config
+) -> None:
+    """Announcements sent while an instance's listening connection was down are lost: once it
+    reconnects, its devices reconnect too and are authenticated and scoped afresh."""
+    if config.is_sqlite:
+        pytest.skip("several instances share one PostgreSQL; SQLite serves one instance")
+    async with serve(config) as (other_url, other_app):
+        phone = SyncClient("phone-rep1")
+        async with phone.connect(f"{other_url.replace('http://', 'ws://')}/sync",
+                                 live_server.tokens["rep1"]):
+            await phone.wait_caught_up()
+            listener = other_app.state.services.connections.listener
+            assert listener is not None
+            pid = listener._conn.get_server_pid()
+            async with live_server.services.engine.connect() as conn:
+                assert await conn.scalar(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+            await phone.wait_closed()
+        assert phone.close_code == p.CloseCode.SCOPE_CHANGED
+        assert listener.gaps == 1
