@@ -129,3 +129,58 @@ export async function decide(api: Api, docId: string, action: "approve" | "rejec
   const r = await call(api, lang, "POST", `/api/approvals/${encodeURIComponent(docId)}/decide`, { action, comment, device: await api.deviceId() });
   return (await r.json()) as { approval_status: string };
 }
+
+// -- people: the names of who decided (`GET /api/people`), kept for offline use -------------
+
+export interface Person {
+  id: string;
+  name: string;
+  role: string;
+  manager_id: string | null;
+}
+
+const PEOPLE_KEY = "waiqin.people";
+let people: Map<string, Person> | null = null;
+let peopleFor = "";
+let asked = 0;
+
+function peopleKey(api: Api): string {
+  return `${PEOPLE_KEY}.${api.session?.user.id ?? ""}`;
+}
+
+/** The people this device knows (the last answer of `/api/people`, per signed-in user). */
+export function knownPeople(api: Api): Map<string, Person> {
+  if (people && peopleFor === peopleKey(api)) return people;
+  peopleFor = peopleKey(api);
+  asked = 0;
+  people = new Map();
+  try {
+    const raw = JSON.parse(localStorage.getItem(peopleKey(api)) ?? "[]") as Person[];
+    for (const p of raw) if (p && typeof p.id === "string" && typeof p.name === "string") people.set(p.id, p);
+  } catch {
+    // a broken cache is asked again
+  }
+  return people;
+}
+
+/** A person's name, or null when this device has not heard of them (yet). */
+export function personName(api: Api, id: string): string | null {
+  return knownPeople(api).get(id)?.name ?? null;
+}
+
+/**
+ * Ask the server for the names when online and some of `ids` are unknown (at most once a
+ * minute); true when the answer changed what is known.
+ */
+export async function refreshPeople(api: Api, ids: string[]): Promise<boolean> {
+  const known = knownPeople(api);
+  if (!ids.some((id) => id && !known.has(id)) && known.size) return false;
+  if (!navigator.onLine || !api.session?.token || Date.now() - asked < 60_000) return false;
+  asked = Date.now();
+  const r = await api.request("GET", "/api/people");
+  const body = (await r.json()) as { people: Person[] };
+  people = new Map(body.people.map((p) => [p.id, p]));
+  peopleFor = peopleKey(api);
+  localStorage.setItem(peopleFor, JSON.stringify(body.people));
+  return true;
+}

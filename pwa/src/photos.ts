@@ -475,7 +475,8 @@ export class PhotoQueue {
     const { blob, ...rest } = p;
     let thumb: Blob | undefined;
     try {
-      thumb = (await drawJpeg(blob!, this.opts.thumbEdge, 0.7)).blob;
+      // a PDF (a receipt from the phone's files) has no picture to keep
+      if (p.mediaType.startsWith("image/")) thumb = (await drawJpeg(blob!, this.opts.thumbEdge, 0.7)).blob;
     } catch (e) {
       // The server has the photo; without a thumbnail it is shown from there when online.
       console.warn("no thumbnail for photo %s: %s", p.sha256, e);

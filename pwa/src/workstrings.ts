@@ -60,6 +60,13 @@ const W = {
   customer: ["客户", "Customer"],
   addressed_to: ["呈报上级主管(提交时由服务器确定)", "To your manager (the server sets who at submit)"],
   no_manager: ["没有上级主管,无法呈报", "You have no manager to address it to"],
+  waiting_for: ["等待 {who} 审批", "Waiting for {who}"],
+  add_pdf: ["添加PDF票据", "Add a PDF receipt"],
+  pdf_receipt: ["PDF票据", "PDF receipt"],
+  pdf_not_pdf: ["“{f}”不是PDF文件;票据请拍照或选择PDF", "“{f}” is not a PDF; photograph the receipt or pick a PDF"],
+  pdf_too_big: ["“{f}”超过 {n},无法上传", "“{f}” is larger than {n} and cannot be uploaded"],
+  pdf_unavailable: ["无法打开PDF(不在本机,需联网)", "Cannot open the PDF (not on this phone; needs a network)"],
+  n_photos: ["{n} 张照片", "{n} photo(s)"],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type WorkKey = keyof typeof W;

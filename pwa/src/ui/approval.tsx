@@ -2,7 +2,7 @@
 // submit / withdraw, and for managers online their inbox and the decision buttons.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api";
-import { currentApprover, decide, inbox, log, openRecord, status, subjectName, type InboxItem } from "../approval";
+import { currentApprover, decide, inbox, log, openRecord, personName, refreshPeople, status, subjectName, type InboxItem } from "../approval";
 import { fmtTime, getLang, label } from "../i18n";
 import { formatFen } from "../money";
 import { field } from "../schema";
@@ -45,15 +45,31 @@ export function StatusChip({ kindName, rec }: { kindName: string; rec: Record<st
   );
 }
 
-/** A person in the log: me, the author (named in the subject, "…—李明" / "出差报告+李明"), or an approver. */
+/**
+ * A person in the log by name (`/api/people`, kept on the device): me, the author (else named
+ * in the subject, "…—李明" / "出差报告+李明"), an approver. Before the names have arrived: their
+ * relation to me, or the id's start.
+ */
 function who(id: string, rec: Record<string, unknown>): string {
-  const me = app!.api.session!.user;
+  const api = app!.api;
+  const me = api.session!.user;
   if (id === me.id) return `${me.name}(${w("by_me")})`;
-  if (id && id === rec.created_by) {
-    return subjectName(rec.subject) || w("author");
-  }
-  if (id === me.manager_id) return w("my_manager");
+  const name = id ? personName(api, id) : null;
+  if (id === me.manager_id) return name ? `${name}(${w("my_manager")})` : w("my_manager");
+  if (name) return name;
+  if (id && id === rec.created_by) return subjectName(rec.subject) || w("author");
   return id ? `${w("approver")} ${id.slice(0, 8)}` : "";
+}
+
+/** Names of the people in the record's history, asked for once when some are unknown. */
+function usePeople(ids: string[]): void {
+  const [, setN] = useState(0);
+  const key = ids.join(",");
+  useEffect(() => {
+    refreshPeople(app!.api, ids)
+      .then((changed) => changed && setN((n) => n + 1))
+      .catch(() => undefined); // offline or refused: the relations stand in until next time
+  }, [key]);
 }
 
 /** Where a step was taken: the phone app (device ids "pwa-…"), the app's API, the back office. */
@@ -66,6 +82,8 @@ function where(device: string): string {
 
 export function ApprovalLog({ rec }: { rec: Record<string, unknown> }) {
   const steps = log(rec);
+  const approvers = Array.isArray(rec.approvers) ? (rec.approvers as unknown[]).filter((x): x is string => typeof x === "string") : [];
+  usePeople([...new Set([...steps.map((s) => s.by), ...approvers])]);
   if (!steps.length) return null;
   const zh = getLang() === "zh";
   return (
@@ -175,7 +193,7 @@ export function Inbox() {
                 {typeof it.amount_fen === "number" && <b>{formatFen(it.amount_fen)}</b>}
               </div>
               <div class="meta">
-                {subjectName(it.subject) || it.author} · {fmtTime(it.submitted_at ?? null)}
+                {personName(a.api, it.author) ?? (subjectName(it.subject) || it.author)} · {fmtTime(it.submitted_at ?? null)}
               </div>
             </a>
           </li>

@@ -3,7 +3,7 @@
 // monthly work reports pre-filled from the briefcase, and their approval flow.
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { APPROVAL_KINDS, canSubmit, canWithdraw, editRefusal, returnComment, status, type Refusal } from "../approval";
+import { APPROVAL_KINDS, canSubmit, canWithdraw, currentApprover, editRefusal, personName, returnComment, status, type Refusal } from "../approval";
 import type { DocInfo } from "../briefcase";
 import { fmtTime, getLang, label, t } from "../i18n";
 import { fenToInput, formatFen, parseYuan } from "../money";
@@ -14,6 +14,7 @@ import { app } from "../state";
 import { expenseSubject, tripPlanSubject, tripReportSubject, workReportSubject } from "../subjects";
 import { buildDraft, isPeriodStart, periodStartOf, type Period } from "../workreport";
 import { both, w, type WorkKey } from "../workstrings";
+import { sha256Hex } from "../photos";
 import { Photos, RefusedBanner } from "./editor";
 import { FieldRow } from "./fields";
 import { CustomerPicker } from "./picker";
@@ -182,7 +183,22 @@ function shown(kindName: string, f: Field, v: unknown): string | JSX.Element {
       </ol>
     );
   }
-  if (f.name === "attachments" && Array.isArray(v)) return String(v.length);
+  if (f.name === "attachments" && Array.isArray(v)) {
+    const items = v as Values[];
+    const photos = items.filter((x) => !isPdf(x)).length;
+    return (
+      <>
+        {photos > 0 && <span id="photo-count">{w("n_photos", { n: photos })}</span>}
+        {items.some(isPdf) && (
+          <ul class="pdfs" id="pdf-list">
+            {items.filter(isPdf).map((it) => (
+              <PdfItem it={it} />
+            ))}
+          </ul>
+        )}
+      </>
+    );
+  }
   return str(v);
 }
 
@@ -217,6 +233,11 @@ function WorkRecord({ id }: { id: string }) {
         )}
       </h1>
       <RefusedBanner docId={id} />
+      {approval && currentApprover(rec) && (
+        <p class="muted" id="approval-waiting">
+          {w("waiting_for", { who: personName(a.api, currentApprover(rec)!) ?? (currentApprover(rec) === me.manager_id ? w("my_manager") : w("approver")) })}
+        </p>
+      )}
       {comment && (
         <div class="banner warn" id="returned-comment">
           {w("returned_comment", { c: comment })}
@@ -274,6 +295,115 @@ function WorkRecord({ id }: { id: string }) {
       {approval && <DecisionPanel docId={id} rec={rec} />}
       {approval && <ApprovalLog rec={rec} />}
     </div>
+  );
+}
+
+// -- receipts: photos, and PDFs picked from the phone's files ------------------------------
+
+const PDF = "application/pdf";
+const MAX_PDF_BYTES = 20 * 1024 * 1024; // the schema's attachment size limit
+
+function isPdf(x: Values): boolean {
+  return str(x.media_type) === PDF;
+}
+
+function kb(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
+}
+
+/** A PDF's state on this device, as a photo's (held until saved, queued, uploaded). */
+function pdfState(sha: string): string {
+  const a = app!;
+  return a.photos.isHeld(sha) ? "held" : (a.photos.photos.get(sha)?.state ?? "missing");
+}
+
+/** Open a PDF receipt: the bytes on the phone, else the server's (online). */
+async function openPdf(sha: string): Promise<void> {
+  try {
+    const url = await app!.photos.original(sha);
+    window.open(url, "_blank", "noopener");
+  } catch (e) {
+    flash(`${w("pdf_unavailable")}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** One PDF receipt: a file item, never an image. */
+function PdfItem({ it, onRemove }: { it: Values; onRemove?: () => void }) {
+  const sha = str(it.sha256);
+  const state = pdfState(sha);
+  return (
+    <li class="pdf-item" data-sha={sha} data-state={state}>
+      <button type="button" class="pdf-open" onClick={() => void openPdf(sha)}>
+        <span class="pdf-badge">PDF</span>
+        <span class="pdf-name">{str(it.caption) || w("pdf_receipt")}</span>
+        <small class="muted">
+          {typeof it.size === "number" ? kb(it.size) : ""} · {t(`photo_${state}` as "photo_queued")}
+        </small>
+      </button>
+      {onRemove && (
+        <button type="button" class="link danger" aria-label={t("remove")} onClick={onRemove}>
+          ✕
+        </button>
+      )}
+    </li>
+  );
+}
+
+/**
+ * An expense's (or report's) attachments: photos through the camera, PDFs from the phone's
+ * files. A PDF is checked here (type and "%PDF-" signature, size), held until the form is
+ * saved, then stored and uploaded by the same queue as photos (offline first).
+ */
+function Receipts({ docId, items, onChange, category }: { docId: string; items: Values[]; onChange: (v: Values[]) => void; category: string }) {
+  const a = app!;
+  const images = items.filter((x) => !isPdf(x));
+  const pdfs = items.filter(isPdf);
+  const [err, setErr] = useState("");
+  const pick = async (input: HTMLInputElement) => {
+    const files = Array.from(input.files ?? []);
+    input.value = "";
+    setErr("");
+    const added: Values[] = [];
+    for (const file of files) {
+      const head = new Uint8Array(await file.slice(0, 5).arrayBuffer());
+      if ((file.type && file.type !== PDF) || String.fromCharCode(...head) !== "%PDF-") {
+        setErr(w("pdf_not_pdf", { f: file.name }));
+        continue;
+      }
+      if (file.size > MAX_PDF_BYTES) {
+        setErr(w("pdf_too_big", { f: file.name, n: kb(MAX_PDF_BYTES) }));
+        continue;
+      }
+      const blob = new Blob([await file.arrayBuffer()], { type: PDF });
+      const sha = await sha256Hex(blob);
+      if (items.some((x) => x.sha256 === sha) || added.some((x) => x.sha256 === sha)) continue;
+      a.photos.hold(docId, { blob, sha256: sha, width: 0, height: 0 }, PDF);
+      added.push({ sha256: sha, media_type: PDF, size: blob.size, caption: file.name.slice(0, 200), category, captured_at: file.lastModified || Date.now() });
+    }
+    if (added.length) onChange([...items, ...added]);
+  };
+  return (
+    <>
+      <Photos docId={docId} items={images} onChange={(v) => onChange([...v, ...pdfs])} category={category} />
+      <div class="field receipts-pdf" data-field="attachments-pdf">
+        {pdfs.length > 0 && (
+          <ul class="pdfs" id="pdf-list">
+            {pdfs.map((it) => (
+              <PdfItem it={it} onRemove={() => onChange(items.filter((x) => x.sha256 !== it.sha256))} />
+            ))}
+          </ul>
+        )}
+        <label class="button secondary file">
+          📄 {w("add_pdf")}
+          <input type="file" accept="application/pdf,.pdf" multiple id="pdf-input" onChange={(e) => void pick(e.target as HTMLInputElement)} />
+        </label>
+        {err && (
+          <div class="problem" role="alert" id="pdf-error">
+            {err}
+          </div>
+        )}
+      </div>
+    </>
   );
 }
 
@@ -509,7 +639,7 @@ function WorkEditor({ docId, kindName, query }: { docId: string | null; kindName
     if (f.name === "customer_id") return <CustomerPicker f={{ ...f, required: "no" }} value={values.customer_id} onChange={(v) => set({ customer_id: v })} readOnly={false} problems={p} />;
     if (f.name === "attachments") {
       const receipts = fieldOf(a.schema, kindName, "attachments")?.items?.find((x) => x.name === "category")?.enum?.some((e) => e.value === "receipt");
-      return <Photos docId={id} items={(values.attachments as Values[] | undefined) ?? []} onChange={(v) => set({ attachments: v })} category={kindName === "expense" && receipts ? "receipt" : "other"} />;
+      return <Receipts docId={id} items={(values.attachments as Values[] | undefined) ?? []} onChange={(v) => set({ attachments: v })} category={kindName === "expense" && receipts ? "receipt" : "other"} />;
     }
     if (f.name === "body") {
       // A report is written here: room for it, not the three lines of a note.
