@@ -123,6 +123,7 @@ class Whose:
     private: str | None = None
     via: tuple[str, ...] = ()
     gone: str | None = None
+    away: tuple[str, ...] = ()  # set (non-empty): in no briefcase, no redirect (pool, bin)
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,11 @@ CUSTOMER_SOURCE = (
     _e("trial", "试用申请", "Trial request"),
     _e("other", "其他", "Other"),
 )
+CUSTOMER_POOL = (
+    _e("released", "主动释放", "Released"),
+    _e("departed", "离职释放", "Owner left"),
+    _e("uncontacted", "超期未联系", "Not contacted in time"),
+)
 SALUTATION = (
     _e("mr", "先生", "Mr"),
     _e("ms", "女士", "Ms"),
@@ -324,7 +330,7 @@ CUSTOMER = Kind(
     label_en="Customer",
     table="rec_customer",
     whose=Whose(owner="owner", author=False, shared="shared_with", private="security_level",
-                gone="merged_into"),
+                gone="merged_into", away=("pool", "binned_at")),
     description_en="One card per legal entity, with its contacts inside.",
     description_zh="每个法人实体一张客户卡片,联系人在卡片内。",
     fields=(
@@ -447,6 +453,29 @@ CUSTOMER = Kind(
             writers=frozenset({"admin", "system"}),
             help_en="Set when this card was merged into another; it is then a redirect.",
             help_zh="被合并后指向保留的客户卡片。",
+        ),
+        Field(
+            "pool",
+            "string",
+            "公海",
+            "In the pool",
+            enum=CUSTOMER_POOL,
+            writers=frozenset({"system"}),
+            help_en="Set while the customer has no owner and any rep may claim it: why it "
+            "entered the pool. Set and cleared by the server (server/pool.py).",
+            help_zh="客户在公海中(无归属人,业务员可领取)时填写进入公海的原因;由服务器设置和清除。",
+        ),
+        Field(
+            "binned_at",
+            "timestamp",
+            "移入回收站时间",
+            "Binned at",
+            min_value=MIN_TIMESTAMP,
+            max_value=MAX_TIMESTAMP,
+            writers=frozenset({"system"}),
+            help_en="Set while an invalid customer is in the recycle bin; set and cleared by "
+            "the server.",
+            help_zh="无效客户在回收站中时填写;由服务器设置和清除。",
         ),
         Field(
             "shared_with",

@@ -18,7 +18,7 @@ def grantees(
     """The users `record` belongs to directly. `related` holds the records its `via` fields
     name (a visit's customer), by doc id; one missing adds nobody."""
     whose = get_kind(kind).whose
-    if whose.gone and record.get(whose.gone):
+    if whose.gone and record.get(whose.gone) or any(record.get(f) for f in whose.away):
         return frozenset()
     users: set[str] = set()
     owner = record.get(whose.owner) if whose.owner else None

@@ -39,6 +39,9 @@ from .errors import BadRequest, HTTPError, handle_http_error, handle_starlette_h
 from .history import record_history
 from .openapi import openapi
 from .params import json_object
+from .pool import Pool
+from .pool import Settings as PoolSettings
+from .pool_api import routes as pool_routes
 from .records import RecordPolicy, SchemaRules, ServerEdits, project_appends
 from .records_api import routes as record_routes
 from .services import Services, services_of
@@ -159,6 +162,7 @@ def routes() -> list[BaseRoute]:
         *duplicates_routes(),
         *record_routes(),
         *approval_routes(),
+        *pool_routes(),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         *app_files,
         Mount("/admin", routes=backoffice_routes()),
@@ -212,8 +216,12 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                 approvals = Approvals(hub, edits, accounts)
                 hub.listeners.append(approvals.after_commit)
                 connections = Connections(hub)
+                pool = Pool(engine, hub, edits, accounts, PoolSettings(
+                    config.pool_claim_limit, config.pool_release_days,
+                    config.pool_sweep_interval))
+                hub.listeners.append(pool.after_commit)
                 app.state.services = Services(config, engine, accounts, store, log_, hub, edits,
-                                              duplicates, connections, approvals)
+                                              duplicates, connections, approvals, pool)
                 async with contextlib.AsyncExitStack() as stack:
                     if shared:
                         connections.listener = await stack.enter_async_context(PgListener(
@@ -228,6 +236,7 @@ def create_app(config: Config, *, run_migrations: bool = True) -> Starlette:
                         retention_ms=int(config.log_retention * 1000),
                     ))
                     await stack.enter_async_context(duplicates)  # its background finder
+                    await stack.enter_async_context(pool)  # its automatic release
                     yield
                 for sub in hub.subscribers():
                     sub.close_soon(p.CloseCode.GOING_AWAY, "server shutting down")

@@ -58,6 +58,9 @@ class Config:
     upload_ttl: float = 7 * 24 * 3600.0  # seconds an unfinished upload is kept
     blob_gc_interval: float = 3600.0
     token_ttl: float = 90 * 24 * 3600.0
+    pool_claim_limit: int = 20  # customers a rep may hold at once from pool claims
+    pool_release_days: int = 30  # an owned customer not contacted this long goes to the pool
+    pool_sweep_interval: float = 3600.0  # seconds between automatic-release passes
     pg_notify: bool = True  # fan out across instances through PostgreSQL LISTEN/NOTIFY
 
     @property
@@ -112,6 +115,9 @@ class Config:
             raise ConfigError(
                 f"WAIQIN_BLOB_MAX_SIZE={cfg.blob_max_size} must be 1 to {MAX_ATTACHMENT_BYTES}"
                 " (the schema's attachment limit)")
+        if cfg.pool_claim_limit < 1 or cfg.pool_release_days < 1:
+            raise ConfigError("WAIQIN_POOL_CLAIM_LIMIT and WAIQIN_POOL_RELEASE_DAYS must be 1 "
+                              "or more")
         if cfg.blob_store == "s3" and not cfg.s3_bucket:
             raise ConfigError("WAIQIN_BLOB_STORE=s3 needs WAIQIN_S3_BUCKET")
         return cfg

@@ -165,7 +165,8 @@ class Duplicates:
         c = st.rec_customer
         async with self.engine.connect() as conn:
             rows = list(await conn.execute(
-                select(c.c.seq, c.c.code, c.c.owner, c.c.name, c.c.credit_code, c.c.merged_into)
+                select(c.c.seq, c.c.code, c.c.owner, c.c.name, c.c.credit_code, c.c.merged_into,
+                       c.c.binned_at)
                 .where(c.c.seq > cursor).order_by(c.c.seq).limit(limit)
             ))
             names = {u.id: u.name for u in await conn.execute(
@@ -177,7 +178,7 @@ class Duplicates:
         for r in rows:
             if not r.code:
                 continue  # not yet given a code: it enters the index when it gets one
-            if r.merged_into:
+            if r.merged_into or r.binned_at:  # merged away, or in the recycle bin
                 removed.append(r.code)
                 continue
             owner = names.get(r.owner or "", "")
@@ -301,7 +302,7 @@ class Duplicates:
         async with self._lock:
             live = await self.hub.open(doc_id, "customer")
             rec = live.record
-            if not live.exists or rec.get("merged_into"):
+            if not live.exists or rec.get("merged_into") or rec.get("binned_at"):
                 return None
             key = canonical_name(rec["name"]) if isinstance(rec.get("name"), str) else ""
             code = (rec.get("credit_code") or "").upper()
@@ -316,7 +317,7 @@ class Duplicates:
             async with self.engine.connect() as conn:
                 same = [r[0] for r in await conn.execute(
                     select(c.c.doc_id).where(or_(*conds), c.c.merged_into.is_(None),
-                                             c.c.doc_id != doc_id))]
+                                             c.c.binned_at.is_(None), c.c.doc_id != doc_id))]
                 if same:  # the usual case has none: then no need to read the dismissals
                     dismissed = await self._dismissed(conn, doc_id)
                     same = [d for d in same if d not in dismissed]

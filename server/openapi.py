@@ -15,7 +15,7 @@ from schema.export import schema_json
 from schema.kinds import MAX_EXPENSE_FEN
 from sync.protocol import DOC_ID_RE
 
-from . import approvals_api, duplicates_api, records_api
+from . import approvals_api, duplicates_api, pool_api, records_api
 from .approvals import ACTIONS, THRESHOLD
 from .blobs.media import ACCEPTED_TYPES
 from .blobs.store import SHA256_RE
@@ -23,6 +23,7 @@ from .blobs.thumbs import THUMB_SIZES
 from .blobs.uploads import UPLOAD_ID_RE
 from .duplicates import MAX_LOOKUP
 from .params import IntParam
+from .pool import MAX_EXTENSION_DAYS, MAX_REASON, POOL_REASONS  # the customer pool
 
 _UUID = DOC_ID_RE.pattern.split(":", 1)[1].removesuffix("$")
 _TYPES: dict[str, dict[str, Any]] = {
@@ -292,6 +293,104 @@ def _approvals() -> dict[str, Any]:
     }
 
 
+def _pool() -> dict[str, Any]:  # the customer pool, the recycle bin, sharing (server.pool)
+    cust = _path("doc_id", {"type": "string", "pattern": f"^customer:{_UUID}$"}, "a customer")
+    ext_id = _int_path(pool_api.EXTENSION_ID)
+    code = {"type": "string"}
+    item = {"type": "object", "required": ["doc_id", "name", "code", "city", "reason"],
+            "properties": {"doc_id": _TYPES["doc_id"], "name": code, "code": code,
+                           "province": code, "city": code,
+                           "reason": {"type": "string", "enum": list(POOL_REASONS)},
+                           "status": {"type": ["string", "null"]},
+                           "since": {"type": ["integer", "null"]}}}
+    moved = _json("the customer's new state", {"type": "object", "required": ["doc_id"],
+                                                "properties": {"doc_id": _TYPES["doc_id"]}})
+    person = {"type": "object", "required": ["id", "name"], "properties": {
+        "id": code, "name": code, "login": code, "disabled": {"type": "boolean"}}}
+    sharing = {"type": "object", "required": ["doc_id", "owner", "managers", "shared_with",
+                                              "may_change", "candidates"], "properties": {
+        "doc_id": _TYPES["doc_id"], "owner": {"anyOf": [person, {"type": "null"}]},
+        "managers": {"type": "array", "items": person},
+        "shared_with": {"type": "array", "items": person},
+        "private": {"type": "boolean"}, "may_change": {"type": "boolean"},
+        "candidates": {"type": "array", "items": person}}}
+    listed = {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "items": JSON_OBJECT}}}
+
+    def op(op_id: str, summary: str, params: list[dict[str, Any]], ok: dict[str, Any],
+           errors: tuple[int, ...], body: dict[str, Any] | None = None,
+           status: str = "200") -> dict[str, Any]:
+        out: dict[str, Any] = {"operationId": op_id, "summary": summary, "parameters": params,
+                               "responses": {status: ok, **_errors(401, *errors)}}
+        if body is not None:
+            out["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": body}}}
+        return out
+
+    return {
+        "/api/pool": {"get": op(
+            "pool", "Customers in the pool: names, codes, cities and why (never contacts); "
+            "how many the caller holds from claims, and the limit",
+            [_q("q", "part of a name, code or city", {"type": "string",
+                                                       "maxLength": pool_api.MAX_QUERY}),
+             _int_q(pool_api.LIMIT)],
+            _json("the pool", {"type": "object", "required": ["items", "claimed", "limit"],
+                               "properties": {"items": {"type": "array", "items": item},
+                                              "claimed": {"type": "integer"},
+                                              "limit": {"type": "integer"}}}), (400,))},
+        "/api/pool/{doc_id}/claim": {"post": op(
+            "pool_claim", "Claim a pool customer: the first claim wins (409 "
+            "pool.already_claimed), at most the limit at once (409 pool.limit)", [cust],
+            moved, (404, 409))},
+        "/api/pool/{doc_id}/release": {"post": op(
+            "pool_release", "The owner, their manager or an admin puts the customer in the "
+            "pool", [cust], moved, (403, 404, 409))},
+        "/api/pool/{doc_id}/assign": {"post": op(
+            "pool_assign", "A manager (within the team) or an admin gives a pool customer to "
+            "a user", [cust], moved, (400, 403, 404, 409),
+            {"type": "object", "required": ["to"], "properties": {
+                "to": {"type": "string", "minLength": 1}}})},
+        "/api/pool/{doc_id}/extension": {"post": op(
+            "pool_extension", "The owner asks to keep the customer longer before the "
+            "automatic release (延期)", [cust],
+            _json("the request", {"type": "object", "required": ["id", "status"]}),
+            (400, 403, 404, 409),
+            {"type": "object", "required": ["days", "reason"], "properties": {
+                "days": {"type": "integer", "minimum": 1,
+                         "maximum": MAX_EXTENSION_DAYS},
+                "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON,
+                           "pattern": "\\S", "description": "not only spaces"}}},
+            status="201")},
+        "/api/pool/extensions": {"get": op(
+            "pool_extensions", "Pending extension requests the caller made or may decide",
+            [], _json("requests", listed), ())},
+        "/api/pool/extensions/{id}/decide": {"post": op(
+            "pool_extension_decide", "The owner's manager or an admin grants or refuses an "
+            "extension", [ext_id], _json("the decision", {"type": "object",
+                                                          "required": ["id", "status"]}),
+            (400, 403, 404, 409),
+            {"type": "object", "required": ["grant"], "properties": {
+                "grant": {"type": "boolean"}}})},
+        "/api/bin": {"get": op(
+            "bin", "The recycle bin: invalid customers whose owner is in the caller's tree",
+            [], _json("binned customers", listed), ())},
+        "/api/bin/{doc_id}": {"post": op(
+            "bin_customer", "Move an invalid customer (状况 无效) to the recycle bin: it leaves "
+            "the briefcases and the duplicate index", [cust], moved, (403, 404, 409))},
+        "/api/bin/{doc_id}/restore": {"post": op(
+            "bin_restore", "Bring a customer back from the recycle bin", [cust], moved,
+            (403, 404, 409))},
+        "/api/customers/{doc_id}/sharing": {
+            "get": op("sharing", "Who can see the customer (owner, managers, shared with) "
+                      "and whom the caller may share it with", [cust],
+                      _json("sharing", sharing), (404,)),
+            "post": op("change_sharing", "The owner, their manager or an admin shares the "
+                       "customer with one more user (add) or one fewer (remove)", [cust],
+                       _json("sharing", sharing), (400, 403, 404, 409),
+                       {"type": "object", "properties": {"add": code, "remove": code}})},
+    }
+
+
 def _customers() -> dict[str, Any]:
     text = {"type": "string", "maxLength": MAX_LOOKUP}
     lookup = {"type": "object", "properties": {"name": text, "phone": text,
@@ -498,6 +597,7 @@ def document(*, max_blob_size: int) -> dict[str, Any]:
         paths.update(_records(kind))
     paths.update(_approvals())
     paths.update(_customers())
+    paths.update(_pool())  # the customer pool, the recycle bin, sharing (server.pool)
     paths.update(_blobs(max_blob_size))
     return {
         "openapi": "3.1.0",

@@ -275,7 +275,9 @@ class ServerEdits:
                 self._carry_to_deal(a.record)
             if a.kind != "customer" or a.record is None:
                 continue
-            incomplete = not a.record.get("code") or not a.record.get("owner")
+            # a customer in the pool has no owner on purpose (server.pool)
+            incomplete = not a.record.get("code") or not (
+                a.record.get("owner") or a.record.get("pool"))
             if incomplete and a.doc_id not in self._completing:
                 self._completing.add(a.doc_id)
                 self.spawn(self._complete_customer(a.doc_id))
@@ -315,7 +317,7 @@ class ServerEdits:
             changes: dict[str, Any] = {}
             if not live.record.get("code"):
                 changes["code"] = await self._next_code()
-            if not live.record.get("owner"):
+            if not live.record.get("owner") and not live.record.get("pool"):
                 changes["owner"] = live.created_by
             if changes:
                 await self.edit(doc_id, "customer",

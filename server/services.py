@@ -17,6 +17,7 @@ from .blobs import BlobStore
 from .config import Config
 from .connections import Connections
 from .duplicates import Duplicates
+from .pool import Pool
 from .records import ServerEdits
 
 
@@ -32,6 +33,7 @@ class Services:
     duplicates: Duplicates
     connections: Connections
     approvals: Approvals
+    pool: Pool
 
 
 def services_of(conn: HTTPConnection) -> Services:

@@ -251,7 +251,8 @@ class Directory:
             async with self.engine.connect() as conn:
                 rows = list(await conn.execute(
                     select(c.c.seq, c.c.doc_id, c.c.name, c.c.name_key, c.c.phone, c.c.address,
-                           c.c.code, c.c.owner, c.c.credit_code, c.c.merged_into)
+                           c.c.code, c.c.owner, c.c.credit_code, c.c.merged_into,
+                           c.c.binned_at)
                     .where(c.c.seq > self._seq).order_by(c.c.seq)
                 ))
                 if rows or not self.owner_names:
@@ -259,7 +260,7 @@ class Directory:
                     self.owner_names = {u.id: u.name for u in users}
             for i, r in enumerate(rows):
                 self._drop(r.doc_id)
-                if not r.merged_into:
+                if not r.merged_into and not r.binned_at:  # the recycle bin is not looked up
                     self._put(Entry(
                         r.doc_id, r.name or "", r.name_key or "", _phone(r.phone),
                         _address(r.address), r.code or "", r.owner or "",

@@ -153,3 +153,33 @@ approval_claims = Table(
     Column("action", String(16), nullable=False),
     Column("at", BigInteger, nullable=False),
 )
+
+# Pool (公海) bookkeeping, one row per customer that was ever in the pool or claimed from it
+# (server.pool): `owner` NULL while it is in the pool, so a claim is one conditional UPDATE and
+# the first claim wins on any instance; `since` starts the hold (or the stay in the pool).
+customer_holds = Table(
+    "customer_holds",
+    metadata,
+    Column("doc_id", String(80), primary_key=True),
+    Column("owner", String(64), nullable=True),
+    Column("via", String(16), nullable=False),  # released | claim | assign
+    Column("reason", String(16), nullable=True),  # why it entered the pool
+    Column("since", BigInteger, nullable=False),
+    Column("extended_until", BigInteger, nullable=True),
+    Index("ix_customer_holds_owner", "owner"),
+)
+
+# An owner's request to keep a customer longer before automatic release (延期).
+pool_extensions = Table(
+    "pool_extensions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(80), nullable=False, index=True),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | granted | refused
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+)

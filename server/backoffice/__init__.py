@@ -13,6 +13,7 @@ from . import (
     duplicates,
     importing,
     pages,
+    pool,
     reassign,
     schedule,
     sharing,
@@ -59,6 +60,7 @@ def backoffice_routes() -> list[BaseRoute]:
         Route("/import/{job}/mapping", importing.job_mapping, methods=["POST"]),
         Route("/import/{job}/run", importing.job_run, methods=["POST"]),
         Route("/import/{job}/status", importing.job_status, methods=["GET"]),
+        *pool.routes(),  # the customer pool, extensions, the recycle bin
         Route("/audit.{fmt}", admin.audit_export, methods=["GET"]),
         Route("/refusals.{fmt}", admin.refusals_export, methods=["GET"]),
         Route("/refusals", admin.refusals_page, methods=["GET"], name="bo_refusals"),

@@ -10,6 +10,7 @@ import { icons } from "./icons";
 import { Login } from "./login";
 import { MergedNotice } from "./merged";
 import { noteOpened } from "./picker";
+import { p as poolString, PoolScreen } from "./pool";
 import { Banners, SyncBar, SyncPage } from "./syncbar";
 import { Reminders } from "../reminders";
 import { completeTask, ReminderBanner } from "./tasks";
@@ -114,6 +115,7 @@ function Screen({ hash }: { hash: string }) {
   if (parts[0] === "sync") return <SyncPage />;
   if (parts[0] === "work" || parts[0] === "approvals") return <Work parts={parts} query={query} />;
   if (parts[0] === "customers") return <CustomerList />;
+  if (parts[0] === "pool") return <PoolScreen />;
   if (parts[0] === "reminder" && parts[1] && parts[2]) {
     // A notification's button tapped with no window open (sw.ts): do it, then show Today.
     void reminders?.act(decodeURIComponent(parts[1]), parts[2]).then(() => location.replace("#/"));
@@ -175,6 +177,9 @@ export function Shell() {
         <span class="user">{user?.name ?? ""}</span>
         <a href="#/work" class="link" id="nav-work">
           {w("work")}
+        </a>
+        <a href="#/pool" class="link" id="nav-pool">
+          {poolString("pool")}
         </a>
         <button
           class="link"

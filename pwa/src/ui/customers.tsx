@@ -11,6 +11,7 @@ import { field } from "../schema";
 import { searchCustomers } from "../search";
 import { app } from "../state";
 import { RefusedBanner } from "./editor";
+import { SharingSection } from "./sharing";
 
 function enumLabel(kindName: string, name: string, v: unknown): string {
   const f = field(app!.schema, kindName, name);
@@ -323,6 +324,7 @@ export function CustomerCard({ id }: { id: string }) {
           ))}
         </ul>
       </section>
+      <SharingSection id={id} />
       <section>
         <h2>{t("timeline")}</h2>
         {timeline.length === 0 && <p class="muted">{t("nothing_yet")}</p>}
