@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 from pycrdt import Doc, Map, Text
@@ -109,8 +110,10 @@ class Device:
         self.acked = 0
         self.errors: list[p.Error] = []
         self.docs_seen: set[str] = set()
+        self._unread: deque[tuple[p.Frame, int]] = deque()  # of a BATCH, not yet returned
 
     async def open(self, *, open_timeout: float = 120) -> None:
+        self._unread.clear()
         self.ws = await connect(
             self.url,
             additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -137,14 +140,19 @@ class Device:
         await self.ws.send(data)
 
     async def recv(self) -> p.Frame:
-        assert self.ws is not None
-        data = await self.ws.recv()
-        assert isinstance(data, bytes)
-        self.stats.bytes_received += len(data)
-        self.stats.frames_received += 1
-        frame = p.decode(data, max_frame=1 << 30)
+        """The next frame; those of a BATCH message one by one (bytes counted per message,
+        `by_type` per frame inside, `frames_received` per message)."""
+        if not self._unread:
+            assert self.ws is not None
+            data = await self.ws.recv()
+            assert isinstance(data, bytes)
+            self.stats.bytes_received += len(data)
+            self.stats.frames_received += 1
+            parts = p.split(data)
+            self._unread.extend((p.decode(f, max_frame=1 << 30), len(f)) for f in parts)
+        frame, size = self._unread.popleft()
         name = type(frame).__name__
-        self.stats.by_type[name] = self.stats.by_type.get(name, 0) + len(data)
+        self.stats.by_type[name] = self.stats.by_type.get(name, 0) + size
         self.note(frame)
         return frame
 

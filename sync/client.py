@@ -278,7 +278,8 @@ class SyncClient:
             while True:
                 data = await transport.recv()
                 self.bytes_received += len(data)
-                await self._handle(p.decode(data, max_frame=1 << 30))
+                for frame in p.unpack(p.decode(data, max_frame=1 << 30)):
+                    await self._handle(frame)
                 self._changed.set()
         except Disconnected as e:
             self.close_code = e.code

@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: BATCH frames (many frames in one message); 1 is refused by name
 DEFAULT_MAX_FRAME = 1 << 20  # bytes; a record doc is small, photos never travel here
+# A BATCH the server packs holds at most this many frames and this many bytes of them; a
+# frame larger than that travels alone. A slow phone is never handed megabytes at once.
+BATCH_FRAMES = 1_000
+BATCH_BYTES = 256 * 1024
 
 DOC_ID_RE = re.compile(
     r"^(?P<kind>[a-z][a-z_]{1,30}):"
@@ -35,6 +39,7 @@ class FrameType(IntEnum):
     SCOPE_LEAVE = 8  # server -> device: a doc left it (reason, redirect doc id)
     BYE = 9  # both: orderly goodbye with a reason
     CURSOR = 10  # server -> device: nothing in your scope up to n that you lack
+    BATCH = 11  # server -> device (version 2): several frames of the above in one message
 
 
 class SyncMessageType(IntEnum):
@@ -84,6 +89,8 @@ class ErrorCode:
     INVALID = "invalid"
     TOO_LARGE = "too_large"
     UNAVAILABLE = "unavailable"
+    # The HELLO's protocol version is not spoken here (sent just before close BAD_VERSION).
+    BAD_VERSION = "bad_version"
     # The update's clock is at or below the device's last clock (its counter restarted),
     # yet it brings changes: nothing was applied. Detail `last_clock`: number unsent
     # changes after it and send them again (docs/protocol.md, "Clocks").
@@ -256,10 +263,48 @@ class Cursor:
     cursor: int
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several frames in one websocket message, in order (server -> device, version 2).
+
+    The frames inside are any but HELLO and BATCH; a receiver handles them exactly as if
+    each had come in a message of its own. The server only packs frames already waiting
+    to be sent, so a batch never delays one."""
+
+    frames: tuple[Frame, ...]
+
+
 Frame = (
     Hello | Welcome | Sync | Ack | Error | Progress | CaughtUp | ScopeEnter | ScopeLeave | Bye
-    | Cursor
+    | Cursor | Batch
 )
+
+
+def pack(encoded: list[bytes]) -> bytes:
+    """One BATCH message of frames already encoded (shared bytes are copied, not re-encoded)."""
+    out = bytearray([FrameType.BATCH])
+    out += write_uint(len(encoded))
+    for data in encoded:
+        out += write_uint(len(data))
+        out += data
+    return bytes(out)
+
+
+def split(data: bytes) -> list[bytes]:
+    """The encoded frames one message carries: those inside a BATCH, else the message itself
+    (each still to be `decode`d, which checks it)."""
+    if not data or data[0] != FrameType.BATCH:
+        return [data]
+    r = Reader(data)
+    r.pos = 1
+    parts = [r.bytes() for _ in range(r.uint())]
+    r.done()
+    return parts
+
+
+def unpack(frame: Frame) -> tuple[Frame, ...]:
+    """The frames a message carries: those of a BATCH, else the frame itself."""
+    return frame.frames if isinstance(frame, Batch) else (frame,)
 
 
 def encode(frame: Frame) -> bytes:
@@ -306,6 +351,8 @@ def encode(frame: Frame) -> bytes:
             return bytes([FrameType.BYE]) + write_str(reason)
         case Cursor(cursor):
             return bytes([FrameType.CURSOR]) + write_uint(cursor)
+        case Batch(frames):
+            return pack([encode(f) for f in frames])
     raise TypeError(f"not a frame: {frame!r}")
 
 
@@ -364,6 +411,23 @@ def decode(data: bytes, *, max_frame: int = DEFAULT_MAX_FRAME) -> Frame:
             frame = Bye(r.str())
         case FrameType.CURSOR:
             frame = Cursor(r.uint())
+        case FrameType.BATCH:
+            count = r.uint()
+            if count > len(data):  # every frame inside takes 2 bytes at least
+                raise ProtocolError(f"batch of {count} frames in {len(data)} bytes")
+            inner: list[Frame] = []
+            for i in range(count):
+                part = r.bytes()
+                if part[:1] in (bytes([FrameType.HELLO]), bytes([FrameType.BATCH])):
+                    raise ProtocolError(
+                        f"frame {i} of a batch is a {FrameType(part[0]).name}, "
+                        "which a batch may not carry"
+                    )
+                try:
+                    inner.append(decode(part, max_frame=max_frame))
+                except ProtocolError as e:
+                    raise ProtocolError(f"frame {i} of a batch: {e}", e.close_code) from None
+            frame = Batch(tuple(inner))
     r.done()
     return frame
 

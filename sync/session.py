@@ -35,6 +35,8 @@ class SessionLimits:
     queue_frames: int = 20_000
     inbox_frames: int = 1_000
     hello_timeout: float = 15.0
+    batch_frames: int = p.BATCH_FRAMES
+    batch_bytes: int = p.BATCH_BYTES
 
 
 class CloseWith(Exception):
@@ -67,7 +69,10 @@ class SyncSession:
         self.token_issued_at = token_issued_at
         self.limits = limits
         self.device_key: tuple[str, str] = (principal.user_id, "")
-        self._out = SendQueue(transport, limits.queue_frames)
+        # Frames waiting together go out as one BATCH message (protocol version 2): a
+        # catch-up's 200-doc chunk is one message, not 200 (docs/protocol.md).
+        self._out = SendQueue(transport, limits.queue_frames, pack=p.pack,
+                              pack_frames=limits.batch_frames, pack_bytes=limits.batch_bytes)
         self._acks: deque[tuple[str, int, asyncio.Future[Item] | None]] = deque()
         self._acks_ready = asyncio.Event()
         # Frames read but not yet processed; a device this far ahead waits (backpressure).
@@ -148,11 +153,17 @@ class SyncSession:
         if not isinstance(frame, p.Hello):
             raise p.ProtocolError(f"expected HELLO first, got {type(frame).__name__}")
         if frame.version != p.PROTOCOL_VERSION:
-            raise CloseWith(
-                p.CloseCode.BAD_VERSION,
-                f"protocol version {frame.version} is not supported; "
-                f"this server speaks {p.PROTOCOL_VERSION}",
-            )
+            # Said twice: as an ERROR (a client that shows errors shows it) and as the close
+            # reason. A version-1 client decodes both; it stops on 4406 with its outbox kept.
+            reason = (f"protocol version {frame.version} is not supported; "
+                      f"this server speaks {p.PROTOCOL_VERSION} (update the app)")
+            with contextlib.suppress(Disconnected):
+                await self.transport.send(p.encode(p.Error(
+                    "", 0, p.ErrorCode.BAD_VERSION, reason,
+                    message_zh=f"不支持协议版本 {frame.version}，服务器使用版本 "
+                               f"{p.PROTOCOL_VERSION}：请更新应用",
+                    extra={"version": frame.version, "supported": [p.PROTOCOL_VERSION]})))
+            raise CloseWith(p.CloseCode.BAD_VERSION, reason)
         if not DEVICE_ID_RE.match(frame.device):
             raise p.ProtocolError("device id must be 1-128 of A-Z a-z 0-9 . _ : -")
         user = self.principal.user_id

@@ -8,6 +8,7 @@ The server adapts Starlette's WebSocket to `Transport`; tests drive sessions ove
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 import anyio
@@ -42,10 +43,27 @@ class SendQueue:
     reads is held back instead of buffered without bound.
     """
 
-    def __init__(self, transport: Transport, limit: int) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        limit: int,
+        *,
+        pack: Callable[[list[bytes]], bytes] | None = None,
+        pack_frames: int = 0,
+        pack_bytes: int = 0,
+    ) -> None:
+        """With `pack`, messages that are already waiting when the sender gets to them go
+        out together as one message `pack(messages)`: at most `pack_frames` of them and
+        `pack_bytes` of their bytes (a larger one goes alone). Nothing waits to be packed:
+        a message queued alone is sent alone, as soon as the socket takes it."""
         self.transport = transport
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(limit)
+        self._pack = pack
+        self._pack_frames = pack_frames
+        self._pack_bytes = pack_bytes
+        self._held: bytes | None = None  # taken from the queue, next to go (did not fit)
         self.sent_bytes = 0
+        self.sent_messages = 0
 
     async def put(self, data: bytes) -> None:
         await self._queue.put(data)
@@ -59,11 +77,39 @@ class SendQueue:
                 return False
         return True
 
+    def _next(self) -> bytes | None:
+        if self._held is not None:
+            data, self._held = self._held, None
+            return data
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    def _packed(self, first: bytes) -> bytes:
+        if self._pack is None or len(first) >= self._pack_bytes:
+            return first
+        parts, size = [first], len(first)
+        while len(parts) < self._pack_frames:
+            data = self._next()
+            if data is None:
+                break
+            if size + len(data) > self._pack_bytes:
+                self._held = data
+                break
+            parts.append(data)
+            size += len(data)
+        return first if len(parts) == 1 else self._pack(parts)
+
     async def run(self) -> None:
         """Send until cancelled; raises Disconnected when the peer is gone."""
         while True:
-            data = await self._queue.get()
+            first = self._next()
+            if first is None:
+                first = await self._queue.get()
+            data = self._packed(first)
             self.sent_bytes += len(data)
+            self.sent_messages += 1
             await self.transport.send(data)
 
 

@@ -3,7 +3,8 @@
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the server packs frames into BATCH messages; a version-1 HELLO is refused by name. */
+export const PROTOCOL_VERSION = 2;
 
 export const FrameType = {
   HELLO: 0,
@@ -17,6 +18,7 @@ export const FrameType = {
   SCOPE_LEAVE: 8,
   BYE: 9,
   CURSOR: 10,
+  BATCH: 11,
 } as const;
 
 /** y-protocols sync message types carried inside SYNC frames. */
@@ -66,7 +68,9 @@ export type Frame =
   | { type: "scope_enter"; doc: string }
   | { type: "scope_leave"; doc: string; reason: string; redirect: string }
   | { type: "bye"; reason: string }
-  | { type: "cursor"; cursor: number };
+  | { type: "cursor"; cursor: number }
+  /** Server -> device (version 2): several frames in one message, handled in order. */
+  | { type: "batch"; frames: Frame[] };
 
 export class ProtocolError extends Error {}
 
@@ -99,9 +103,25 @@ export function encode(frame: Frame): Uint8Array {
 }
 
 export function decode(data: Uint8Array): Frame {
+  return decodeFrame(data, false);
+}
+
+/**
+ * Every frame one message carries, in order: those inside a BATCH, else the frame itself.
+ * The device hands each to the same handler as a frame that came alone.
+ */
+export function decodeAll(data: Uint8Array): Frame[] {
+  const f = decodeFrame(data, false);
+  return f.type === "batch" ? f.frames : [f];
+}
+
+function decodeFrame(data: Uint8Array, inBatch: boolean): Frame {
   if (data.length === 0) throw new ProtocolError("empty frame");
   const d = decoding.createDecoder(data);
   const type = decoding.readUint8(d);
+  if (inBatch && (type === FrameType.HELLO || type === FrameType.BATCH)) {
+    throw new ProtocolError(`a batch may not carry a ${type === FrameType.HELLO ? "HELLO" : "BATCH"}`);
+  }
   let frame: Frame;
   try {
     switch (type) {
@@ -128,7 +148,10 @@ export function decode(data: Uint8Array): Frame {
         const n = decoding.readVarUint(d);
         const kind = decoding.readVarUint(d);
         if (kind > 2) throw new ProtocolError(`unknown sync message type ${kind}`);
-        frame = { type: "sync", doc, n, kind: kind as SyncType, payload: decoding.readVarUint8Array(d) };
+        const view = decoding.readVarUint8Array(d);
+        // Inside a batch the payload is copied out: a view would keep the whole message
+        // alive, and IndexedDB would store the whole message's buffer with every record.
+        frame = { type: "sync", doc, n, kind: kind as SyncType, payload: inBatch ? view.slice() : view };
         break;
       }
       case FrameType.ACK:
@@ -173,6 +196,21 @@ export function decode(data: Uint8Array): Frame {
       case FrameType.CURSOR:
         frame = { type: "cursor", cursor: decoding.readVarUint(d) };
         break;
+      case FrameType.BATCH: {
+        const count = decoding.readVarUint(d);
+        if (count > data.length) throw new ProtocolError(`batch of ${count} frames in ${data.length} bytes`);
+        const frames: Frame[] = [];
+        for (let i = 0; i < count; i++) {
+          const part = decoding.readVarUint8Array(d);
+          try {
+            frames.push(decodeFrame(part, true));
+          } catch (e) {
+            throw new ProtocolError(`frame ${i} of a batch: ${(e as Error).message}`);
+          }
+        }
+        frame = { type: "batch", frames };
+        break;
+      }
       default:
         throw new ProtocolError(`unknown frame type ${type}`);
     }

@@ -196,11 +196,11 @@ async def test_bad_frames_close_with_named_codes_and_leave_others_running(engine
             assert (await _closed_with(t)).code == p.CloseCode.MALFORMED_FRAME
 
             t = await _raw(h, team.rep2)
-            await t.send(p.encode(p.Hello(1, "bad device id with spaces", 0)))
+            await t.send(p.encode(p.Hello(p.PROTOCOL_VERSION, "bad device id with spaces", 0)))
             assert (await _closed_with(t)).code == p.CloseCode.MALFORMED_FRAME
 
             t = await _raw(h, team.rep2, SessionLimits(max_frame=1000))
-            await t.send(p.encode(p.Hello(1, "d", 0)))
+            await t.send(p.encode(p.Hello(p.PROTOCOL_VERSION, "d", 0)))
             await t.send(p.encode(p.Sync(new_id(), 1, p.SyncMessageType.UPDATE, b"x" * 2000)))
             assert (await _closed_with(t)).code == p.CloseCode.FRAME_TOO_LARGE
 
@@ -238,7 +238,7 @@ async def test_a_slow_device_is_closed_and_catches_up_by_cursor(engine: Any) -> 
             slow, _ = await h.transport_for(
                 team.manager, SessionLimits(queue_frames=5), buffer=1
             )
-            await slow.send(p.encode(p.Hello(1, "slow", 0)))
+            await slow.send(p.encode(p.Hello(p.PROTOCOL_VERSION, "slow", 0)))
             frames = [p.decode(await slow.recv()) for _ in range(2)]
             assert isinstance(frames[-1], p.CaughtUp)
             cursor = frames[-1].cursor

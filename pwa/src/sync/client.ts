@@ -2,7 +2,7 @@
 // order after CAUGHT_UP and kept until acked, refusals kept and shown, scope changes and
 // merge redirects applied, reconnect with capped backoff. Rules follow sync/client.py.
 import type { Briefcase } from "../briefcase";
-import { CloseCode, decode, encode, PROTOCOL_VERSION, ProtocolError, SyncType, type Frame } from "../protocol";
+import { CloseCode, decodeAll, encode, PROTOCOL_VERSION, ProtocolError, SyncType, type Frame } from "../protocol";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 
 export type SyncState =
@@ -166,7 +166,12 @@ export class SyncClient {
       if (this.ws !== ws) return;
       if (!(ev.data instanceof ArrayBuffer)) return;
       try {
-        this.handle(decode(new Uint8Array(ev.data)));
+        // One message may carry many frames (a BATCH, protocol version 2): each is handled
+        // as if it had come alone, so the briefcase sees one applyRemote per doc as before.
+        for (const f of decodeAll(new Uint8Array(ev.data))) {
+          if (this.ws !== ws) return; // a frame before closed the socket
+          this.handle(f);
+        }
       } catch (e) {
         console.error("sync: bad frame from the server", e);
         if (e instanceof ProtocolError) ws.close(CloseCode.MALFORMED_FRAME, e.message.slice(0, 120));
