@@ -62,6 +62,9 @@ ACTIONS = {"submit": ("提交", "Submitted"), "open": ("已查看", "Opened"),
            "approve": ("通过", "Approved"), "reject": ("拒绝", "Rejected"),
            "return": ("退回", "Returned"), "withdraw": ("撤销", "Withdrawn")}
 
+DEVICES = {"pwa": ("手机", "phone"), "api": ("在线审批", "online (app)"),
+           "backoffice": ("后台", "back office")}
+
 
 @dataclass
 class Flow:
@@ -77,6 +80,14 @@ class Flow:
 
     def action_label(self, action: str) -> str:
         zh, en = ACTIONS.get(action, (action, action))
+        return zh if self.lang == "zh" else en
+
+    def device_label(self, device: str | None) -> str:
+        """Where a step was taken, as the phone says it: the app on a phone (device ids
+        "pwa-…"), the app's API, the back office; another device by its id."""
+        if not device:
+            return ""
+        zh, en = DEVICES.get("pwa" if device.startswith("pwa-") else device, (device, device))
         return zh if self.lang == "zh" else en
 
 

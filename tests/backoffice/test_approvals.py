@@ -393,6 +393,7 @@ async def test_decisions_from_the_back_office(live_server: LiveServer) -> None:
         assert "已退回给作者修改" in r.text
         part = flow_part(r.text)
         assert "a-return" in part and "金额与车票不符,请核对" in part and "backoffice" in part
+        assert ">后台</td>" in part  # where, in words (the device id in its title)
         assert 'id="decide"' not in part and "st-returned" in part
         # the page from before the return, posted again: stale, 409, said clearly
         r = await post_form(http, f"/admin/records/{eid}/decide", action="approve",

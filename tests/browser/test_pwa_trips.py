@@ -396,6 +396,8 @@ def test_trip_and_expense_offline_then_returned_in_the_back_office_fixed_and_app
     approvals = [li.inner_text() for li in
                  page.query_selector_all("#approval-log li[data-action='approve']")]
     assert len(approvals) == 2 and "周强" in approvals[0] and "陈总" in approvals[1], approvals
+    page.evaluate("document.querySelector('#approval-log').scrollIntoView()")
+    screenshot(page, "16-09d-approval-log-by-name")
     page.click("#edit-record")
     refused = page.wait_for_selector("#edit-refused")
     assert refused.get_attribute("data-rule") == "approval.approved_immutable"

@@ -21,7 +21,7 @@ const STATUS_FALLBACK: Record<string, [string, string]> = {
 
 const ACTIONS: Record<string, [string, string]> = {
   submit: ["提交", "Submitted"],
-  open: ["打开", "Opened"],
+  open: ["已查看", "Opened"],
   approve: ["通过", "Approved"],
   reject: ["拒绝", "Rejected"],
   return: ["退回", "Returned"],

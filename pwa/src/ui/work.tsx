@@ -335,10 +335,12 @@ function PdfItem({ it, onRemove }: { it: Values; onRemove?: () => void }) {
     <li class="pdf-item" data-sha={sha} data-state={state}>
       <button type="button" class="pdf-open" onClick={() => void openPdf(sha)}>
         <span class="pdf-badge">PDF</span>
-        <span class="pdf-name">{str(it.caption) || w("pdf_receipt")}</span>
-        <small class="muted">
-          {typeof it.size === "number" ? kb(it.size) : ""} · {t(`photo_${state}` as "photo_queued")}
-        </small>
+        <span class="pdf-text">
+          <span class="pdf-name">{str(it.caption) || w("pdf_receipt")}</span>
+          <small class="muted">
+            {typeof it.size === "number" ? kb(it.size) : ""} · {t(`photo_${state}` as "photo_queued")}
+          </small>
+        </span>
       </button>
       {onRemove && (
         <button type="button" class="link danger" aria-label={t("remove")} onClick={onRemove}>
@@ -394,7 +396,7 @@ function Receipts({ docId, items, onChange, category }: { docId: string; items: 
           </ul>
         )}
         <label class="button secondary file">
-          📄 {w("add_pdf")}
+          + {w("add_pdf")}
           <input type="file" accept="application/pdf,.pdf" multiple id="pdf-input" onChange={(e) => void pick(e.target as HTMLInputElement)} />
         </label>
         {err && (
