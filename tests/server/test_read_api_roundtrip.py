@@ -18,7 +18,10 @@ pytestmark = pytest.mark.asyncio
 # Fields a phone does not write: the server sets them (code, owner, the approval flow's) or a
 # manager does. The approval flow's come back in tests/server/test_approvals.py.
 APPROVAL_SET = {"approvers", "approval_step", "opened_at", "approval_log"}
-NOT_FROM_A_PHONE = {"customer": {"owner", "code", "security_level", "merged_into"},
+# pool and binned_at take the card out of every briefcase (tests/server/test_pool.py reads
+# them back through /api/pool, /api/bin and the duplicate index)
+NOT_FROM_A_PHONE = {"customer": {"owner", "code", "security_level", "merged_into", "pool",
+                                 "binned_at"},
                     **{k: APPROVAL_SET for k in kinds.APPROVAL_KINDS}}
 
 
