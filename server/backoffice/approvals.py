@@ -20,7 +20,7 @@ from . import queries as qs
 from .auth import check_csrf, language, viewer
 from .columns import yuan
 from .i18n import gettext
-from .inbox import DECIDED, DEVICE, approval_kinds, error_text, waiting
+from .inbox import DEVICE, approval_kinds, error_text, waiting
 from .pages import record_view
 from .web import page, render, see_other
 
@@ -50,15 +50,18 @@ async def decide_post(request: Request) -> Response:
     async with svc.engine.connect() as conn:
         await qs.load_record(conn, v, doc_id)  # 404 when not visible, like the page
     try:
-        if action not in DECIDED:
+        if action not in flow.ACTIONS:
             raise BadRequest("unknown decision", code="approval.bad_action")
         step = int(form["step"]) if form.get("step", "").isdigit() else None
-        await flow.decide(svc, doc_id, v.principal, action, comment, DEVICE, step=step)
+        decision = await flow.decide(svc, doc_id, v.principal, action, comment, DEVICE,
+                                     step=step)
     except HTTPError as e:
         lang = language(request)
         return await record_view(request, doc_id, error=error_text(e.code, lang, e.message),
                                  status=e.status, typed_comment=comment)
-    return see_other(request, f"/records/{doc_id}", decided=action)
+    # the last approval ends the flow; an earlier one passes it on: the page says which
+    done = "approved" if decision.approval_status == "approved" else action
+    return see_other(request, f"/records/{doc_id}", decided=done)
 
 
 # -- the admin's setting ---------------------------------------------------------------------

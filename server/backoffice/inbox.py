@@ -142,7 +142,8 @@ async def open_if_current(request: Request, v: Viewer, doc_id: str) -> None:
             log.info("%s opening %s: %s", v.user.id, doc_id, e.code)
 
 
-DECIDED = {"approve": ("已通过此步审批。", "Approved."),
+DECIDED = {"approve": ("已通过此步审批,转下一级审批人。", "Approved; on to the next approver."),
+           "approved": ("已通过审批,流程结束。", "Approved; the flow has ended."),
            "return": ("已退回给作者修改。", "Returned to the author for changes."),
            "reject": ("已拒绝,流程结束。", "Rejected; the flow has ended.")}
 

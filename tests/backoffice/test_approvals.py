@@ -417,7 +417,7 @@ async def test_decisions_from_the_back_office(live_server: LiveServer) -> None:
         assert r.status_code == 303
         await live.services.edits.settle()
         r = await http.get(r.headers["location"])
-        assert "st-approved" in flow_part(r.text) and "已通过此步审批" in r.text
+        assert "st-approved" in flow_part(r.text) and "已通过审批,流程结束" in r.text
         again = await post_form(http, f"/admin/records/{eid2}/decide", action="reject",
                                 comment="", step="0")
         assert again.status_code == 409  # already decided

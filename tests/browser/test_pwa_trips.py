@@ -353,6 +353,7 @@ def test_trip_and_expense_offline_then_returned_in_the_back_office_fixed_and_app
 
         # 周强 approves the expense (to the second step: above the threshold) and the trip.
         _bo_decide(bo, server, expense, "approve", "同意,金额较大请陈总审批")
+        assert "转下一级" in bo.inner_text("#decided")
         assert "陈总" in bo.inner_text("#approval .current")
         _bo_decide(bo, server, trip, "approve", "同意出差")
         screenshot(bo, "16-09a-backoffice-trip-approved")
@@ -377,6 +378,8 @@ def test_trip_and_expense_offline_then_returned_in_the_back_office_fixed_and_app
         bo.wait_for_selector(f"#inbox tr[data-doc='{expense}']")
         assert bo.query_selector(f"#inbox tr[data-doc='{trip}']") is None
         _bo_decide(bo, server, expense, "approve", "同意")
+        assert "流程结束" in bo.inner_text("#decided")
+        bo.evaluate("document.querySelector('#approval').scrollIntoView()")
         screenshot(bo, "16-09c-backoffice-expense-approved")
         # Deciding again (a stale page, another device) is refused as not pending.
         status, body = _post(server, f"/api/approvals/{expense}/decide",
