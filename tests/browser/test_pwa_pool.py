@@ -99,8 +99,25 @@ def test_a_rep_claims_from_the_pool_and_shares_it_with_another_rep(
         assert other.inner_text("h1.customer-name") == name
         assert other.locator("#share-add").count() == 0  # shared, not theirs to share
 
-        # a second claim of the same customer is refused, named
+        # the owner asks for an extension from the card, then releases it back to the pool
+        page.click("#extend")
+        page.fill("#extend-days", "10")
+        page.fill("#extend-reason", "客户下月招标")
+        page.click("#extend-send")
+        page.wait_for_selector("#toast:has-text('延期申请已提交')")
+        page.click("#extend")
+        page.fill("#extend-reason", "再申请一次")
+        page.click("#extend-send")
+        page.wait_for_selector("#hold-problem:has-text('已有一个延期申请在等待批准')")
+        page.once("dialog", lambda d: d.accept())
+        page.click("#release")
+        page.wait_for_function("(id) => !window.waiqin.briefcase.has(id)", arg=doc)
+        other.wait_for_function("(id) => !window.waiqin.briefcase.has(id)", arg=doc)
+
+        # rep1 claims it back from the pool; a second claim is refused, named
         status, body = post(live_server, f"/api/pool/{doc}/claim", live_server.login("rep1"))
+        assert status == 200, body
+        status, body = post(live_server, f"/api/pool/{doc}/claim", live_server.login("rep2"))
         assert (status, body["error"]["code"]) == (409, "pool.owned")
     finally:
         rep2_ctx.close()

@@ -25,6 +25,23 @@ const P = {
   "pool.merged": ["该客户已被合并", "This card was merged into another"],
   "pool.no_customer": ["没有这个客户", "No such customer"],
   error: ["出错了:{m}", "Something went wrong: {m}"],
+  release: ["释放到公海", "Release to the pool"],
+  release_confirm: ["释放后该客户将离开你的客户列表,任何业务员都可以领取。确定释放?", "The customer leaves your list and any rep may claim it. Release it?"],
+  released: ["已释放到公海", "Released to the pool"],
+  extend: ["申请延期", "Ask for an extension"],
+  extend_days: ["延期天数", "Days"],
+  extend_reason: ["理由", "Reason"],
+  extend_sent: ["延期申请已提交,等待上级批准", "Extension requested; your manager decides"],
+  to_bin: ["移入回收站", "Move to the recycle bin"],
+  bin_confirm: ["该无效客户将移入回收站,离开所有人的客户列表(可由上级或管理员恢复)。确定?", "This invalid customer goes to the recycle bin and leaves every list (a manager or an admin can restore it). Go on?"],
+  binned: ["已移入回收站", "Moved to the recycle bin"],
+  "pool.not_yours": ["只有客户经理、其上级或管理员可以这样做", "Only the owner, their manager or an admin may do this"],
+  "pool.extension_pending": ["已有一个延期申请在等待批准", "An extension request is already waiting"],
+  "pool.extension_days": ["延期天数为 1 到 90", "Days are 1 to 90"],
+  "pool.extension_reason": ["请填写理由", "Give a reason"],
+  "pool.in_pool": ["该客户已在公海中", "This customer is already in the pool"],
+  "bin.not_invalid": ["只有状况为“无效”的客户可以移入回收站", "Only a customer whose status is Invalid goes to the recycle bin"],
+  "bin.not_yours": ["只有客户经理、其上级或管理员可以这样做", "Only the owner, their manager or an admin may do this"],
 } as const;
 
 export type PoolKey = keyof typeof P;
@@ -136,4 +153,63 @@ export function PoolScreen() {
 function reasonLabel(reason: string): string {
   const key = `reason_${reason}`;
   return key in P ? p(key as PoolKey) : reason;
+}
+
+/** On a customer card, for its owner or their manager: release it to the pool, ask for an
+ * extension before the automatic release (the owner), or move an invalid one to the bin. */
+export function HoldActions({ id, ownerId, invalid }: { id: string; ownerId: string; invalid: boolean }) {
+  const a = app!;
+  const [asking, setAsking] = useState(false);
+  const [days, setDays] = useState("14");
+  const [reason, setReason] = useState("");
+  const [problem, setProblem] = useState("");
+  const mine = a.api.session?.user.id === ownerId;
+  const call = async (path: string, body: unknown, done: PoolKey, leave: boolean) => {
+    try {
+      await a.api.request("POST", path, body);
+      flash(p(done));
+      setProblem("");
+      setAsking(false);
+      if (leave) location.hash = "#/customers";
+    } catch (e) {
+      setProblem(refusal(e));
+    }
+  };
+  return (
+    <div class="hold-actions" id="hold-actions">
+      <button class="secondary" id="release" onClick={() => confirm(p("release_confirm")) && void call(`/api/pool/${id}/release`, undefined, "released", true)}>
+        {p("release")}
+      </button>
+      {mine && (
+        <button class="secondary" id="extend" onClick={() => setAsking(!asking)}>
+          {p("extend")}
+        </button>
+      )}
+      {invalid && (
+        <button class="secondary" id="to-bin" onClick={() => confirm(p("bin_confirm")) && void call(`/api/bin/${id}`, undefined, "binned", true)}>
+          {p("to_bin")}
+        </button>
+      )}
+      {asking && (
+        <div class="extend-form">
+          <label>
+            {p("extend_days")}
+            <input id="extend-days" type="number" min="1" max="90" value={days} onInput={(e) => setDays((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            {p("extend_reason")}
+            <input id="extend-reason" maxLength={500} value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+          </label>
+          <button class="primary" id="extend-send" onClick={() => void call(`/api/pool/${id}/extension`, { days: Number(days), reason }, "extend_sent", false)}>
+            {p("extend")}
+          </button>
+        </div>
+      )}
+      {problem && (
+        <p class="banner warn" role="alert" id="hold-problem">
+          {problem}
+        </p>
+      )}
+    </div>
+  );
 }

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getLang } from "../i18n";
 import { app } from "../state";
 import { flash } from "./toast";
-import { refusal } from "./pool";
+import { HoldActions, refusal } from "./pool";
 
 const S = {
   who_sees: ["谁能看到", "Who can see it"],
@@ -129,6 +129,7 @@ export function SharingSection({ id }: { id: string }) {
           </button>
         </div>
       )}
+      {sh?.may_change && sh.owner && <HoldActions id={id} ownerId={sh.owner.id} invalid={a.briefcase.infos.get(id)?.record.status === "invalid"} />}
       {problem && (
         <p class="banner warn" role="alert" id="sharing-problem">
           {problem}
