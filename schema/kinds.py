@@ -114,7 +114,8 @@ class Whose:
     The user named in `owner` (while it is empty: the creator); the creator always when
     `author`; the users listed in `shared` unless `private` is set (non-zero); and whoever the
     record named in each `via` field belongs to. A record whose `gone` field is set (a merged
-    card) belongs to nobody: it leaves every briefcase.
+    card) belongs to nobody: it leaves every briefcase. So does one with an `away` field set
+    (a customer in the pool or the recycle bin: `server.pool` lists those).
     """
 
     owner: str | None = None
