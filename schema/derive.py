@@ -77,7 +77,8 @@ def service_subject(service_type: str, service_date: str | datetime.date) -> str
 def expected_subject(record: Mapping[str, Any]) -> str | None:
     """The subject a service record should carry, or None while type or date is missing."""
     stype, sdate = record.get("service_type"), record.get("service_date")
-    if stype in SERVICE_SUBJECT_STEM and isinstance(sdate, str) and is_date(sdate):
+    if isinstance(stype, str) and stype in SERVICE_SUBJECT_STEM and isinstance(sdate, str) \
+            and is_date(sdate):
         return service_subject(stype, sdate)
     return None
 

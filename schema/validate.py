@@ -700,9 +700,15 @@ def validate(
     after: Mapping[str, Any],
     actor: Actor,
     related: Mapping[str, Mapping[str, Any]],
+    *,
+    whole: bool = False,
 ) -> list[Violation]:
     """Every rule `after` breaks, given the record `before` the change (None at creation),
     who makes it, and the already-loaded records it refers to. Empty means accepted.
+
+    `before` was accepted, so its fields passed: only the fields the change touched are
+    checked again, unless `whole` (the record-wide rules of each kind always run). For a
+    `before` that passed, the answer is the same as checking every field.
 
     Required fields are enforced once the record is submitted (`submitted_at` set). A
     referenced record missing from `related` is not an error: it may simply not have
@@ -710,7 +716,19 @@ def validate(
     """
     k = get_kind(kind)
     submitted = after.get("submitted_at") is not None
-    out = list(_check_fields(k, k.fields, after, "", submitted))
+    fields = k.fields
+    if not whole and before is not None and (before.get("submitted_at") is not None) == submitted:
+        # The fields the change left alone passed when `before` was accepted; only what
+        # changed is checked again (submitting, or taking it back, changes what is required).
+        fields = tuple(f for f in k.fields if before.get(f.name) != after.get(f.name))
+        declared = {f.name for f in k.fields}
+        out = [_unknown(key, k.name) for key in sorted(after)
+               if key not in declared and after[key] is not None
+               and before.get(key) != after[key]]
+        out.extend(_check_fields(k, fields, {f.name: after.get(f.name) for f in fields
+                                             if f.name in after}, "", submitted))
+    else:
+        out = list(_check_fields(k, fields, after, "", submitted))
     out.extend(_check_rights(k, before, after, actor))
     out.extend(_KIND_RULES[k.name](k, after, related, submitted))
     if k.name in APPROVAL_KINDS:
