@@ -5,6 +5,7 @@
 import * as Y from "yjs";
 import type { ErrorDetail } from "./protocol";
 import { docKind } from "./protocol";
+import { isListSnapshot } from "./roster";
 import { StorageError, type OutboxEntry, type Store, type StoredDoc } from "./store";
 
 /** Transaction origin of updates that came from the server: stored, never re-queued. */
@@ -23,8 +24,33 @@ export interface DocInfo {
 /** Up to this many records are read before the app shows; a bigger briefcase is read in
  *  the background, the list showing meanwhile from its snapshot. */
 const EAGER_DOCS = 5000;
-/** Records per read while loading in the background (each read is one short main-thread task). */
-const LOAD_CHUNK = 1000;
+/** Records per read while loading in the background: each read, and what is done with it,
+ *  is one short main-thread task (a few ms), and the reads yield to the main thread between
+ *  them, so a keystroke or a frame never waits behind the briefcase being read. */
+const LOAD_CHUNK = 250;
+
+/** Let the main thread run what waits (input, rendering, other tasks) before going on. */
+export function yieldToMain(): Promise<void> {
+  const s = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (typeof s?.yield === "function") return s.yield();
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+/** Resolves once the page has painted (the next frame, then a task after it); a hidden page
+ *  paints no frames, so at most `ms` later in any case. */
+export function afterPaint(ms = 250): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(go, ms);
+    if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => setTimeout(go, 0));
+  });
+}
 
 interface Batch {
   docs: Set<string>;
@@ -66,7 +92,7 @@ export class Briefcase {
   cursor = 0;
   redirects: Record<string, string> = {};
   /** The customer list's snapshot as last saved (roster.ts), while a big briefcase loads. */
-  listRows: string | undefined;
+  listRows: unknown;
   /** Every stored record is read (at once for a small briefcase, else in the background):
    *  until then `infos` lacks some, and nothing may be synced. */
   isLoaded = false;
@@ -89,19 +115,21 @@ export class Briefcase {
     const [outbox, count, rows] = await Promise.all([
       store.all<OutboxEntry>("outbox"),
       store.count("docs"),
-      store.meta<string>("listRows"),
+      store.meta<unknown>("listRows"),
     ]);
     b.outbox = outbox.sort((x, y) => x.clock - y.clock);
     b.clock = Math.max((await store.meta<number>("clock")) ?? 0, ...b.outbox.map((e) => e.clock));
     b.storedClock = b.clock;
     b.cursor = (await store.meta<number>("cursor")) ?? 0;
     b.redirects = (await store.meta<Record<string, string>>("redirects")) ?? {};
-    if (count <= EAGER_DOCS || typeof rows !== "string") {
+    if (count <= EAGER_DOCS || !isListSnapshot(rows)) {
       b.take(await store.all<StoredDoc>("docs"), false);
       b.isLoaded = true;
     } else {
+      // The app paints from the saved snapshots (list rows, Today's rows and counts) first;
+      // the records are read after that, a chunk at a time.
       b.listRows = rows;
-      b.loaded = b.loadInBackground();
+      b.loaded = afterPaint().then(() => b.loadInBackground());
     }
     return b;
   }
@@ -123,6 +151,7 @@ export class Briefcase {
       this.take(docs, true);
       if (docs.length < LOAD_CHUNK) break;
       after = docs[docs.length - 1].id;
+      await yieldToMain();
     }
     this.isLoaded = true;
     this.listRows = undefined;

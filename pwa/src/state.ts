@@ -11,6 +11,7 @@ import { loadSchema, type Schema } from "./schema";
 import { Store } from "./store";
 import { SyncClient } from "./sync/client";
 import { noteMerge } from "./ui/merged";
+import { loadTodaySnapshot } from "./ui/today";
 
 export interface App {
   store: Store;
@@ -52,7 +53,8 @@ export async function start(store: Store, api: Api): Promise<App> {
   // the build's own precached copy is at least as new as the code.
   if (!(schema as { duties?: Duties }).duties) schema = (await buildSchema()) ?? schema;
   useDuties((schema as { duties?: Duties }).duties);
-  const briefcase = await Briefcase.open(store);
+  // The briefcase and Today's saved rows are read together: the first paint shows those rows.
+  const [briefcase] = await Promise.all([Briefcase.open(store), loadTodaySnapshot(store)]);
   const photos = new PhotoQueue(store, api, {
     // A photo's bytes may leave the device only once its record is on the server too.
     settled: (doc) => briefcase.has(doc) && !briefcase.outbox.some((e) => e.doc === doc),

@@ -9,6 +9,7 @@ import { fmtTime, getLang, label, t } from "../i18n";
 import { str, todayCST } from "../records";
 import { field } from "../schema";
 import { app, appChanged } from "../state";
+import type { Store } from "../store";
 import { startHref } from "./tasks";
 
 export interface TodayItem {
@@ -247,27 +248,42 @@ function Row({ row, refused }: { row: RowData; refused: boolean }) {
   );
 }
 
+const NO_ROWS: Rows = { count: 0, available: 0, first: () => [] };
+
 /** Rows drawn per section before "show more": a long list stays quick to draw and to scroll. */
 const SECTION_ROWS = 30;
 
-function Section({ id, title, items }: { id: string; title: string; items: RowData[] }) {
+/** A section's rows: how many there are, and the first `n` of them as drawn. Only the rows
+ *  drawn are made (a section of 1,000 overdue customers costs 30 rows per draw). */
+interface Rows {
+  count: number;
+  /** How many `first` can give (all, or the snapshot's saved rows). */
+  available: number;
+  first(n: number): RowData[];
+}
+
+function rowsOf(items: TodayItem[]): Rows {
+  return { count: items.length, available: items.length, first: (n) => items.slice(0, n).map(rowOf) };
+}
+
+function Section({ id, title, rows }: { id: string; title: string; rows: Rows }) {
   const [shown, setShown] = useState(SECTION_ROWS);
-  if (!items.length) return null;
+  if (!rows.count) return null;
   // A change the server refused stays on the device, marked here as on the list.
   const refused = new Set(app!.briefcase.refused().map((e) => e.doc));
   return (
-    <section class="today-section" id={id} data-count={items.length}>
+    <section class="today-section" id={id} data-count={rows.count}>
       <h2>
-        {title} <span class="badge">{items.length}</span>
+        {title} <span class="badge">{rows.count}</span>
       </h2>
       <ul class="cards">
-        {items.slice(0, shown).map((it) => (
+        {rows.first(shown).map((it) => (
           <Row row={it} refused={refused.has(it.id)} />
         ))}
       </ul>
-      {items.length > shown && (
+      {rows.available > shown && (
         <button type="button" class="secondary wide show-more" onClick={() => setShown((n) => n + 100)}>
-          {t("show_more", { n: items.length - shown })}
+          {t("show_more", { n: rows.count - shown })}
         </button>
       )}
     </section>
@@ -280,8 +296,14 @@ interface Snapshot {
   user: string;
   day: string;
   total: number;
+  /** The first SNAP_ROWS rows of each section. */
   sections: Record<string, RowData[]>;
+  /** Each section's count (a snapshot saved before counts were kept has none). */
+  counts?: Record<string, number>;
 }
+
+/** Rows saved per section: those drawn at first and after one "show more". */
+const SNAP_ROWS = SECTION_ROWS + 100;
 
 const SNAP_KEY = "todayRows";
 const SNAP_SAVE_MS = 1000;
@@ -289,24 +311,47 @@ let snapshot: Snapshot | null | undefined; // undefined: not read yet
 let saveTimer: ReturnType<typeof setTimeout> | null = null;
 let savedFor: TodayList | null = null;
 
-function readSnapshot(): void {
+/** Read the saved rows while the app starts (state.ts), so that its first paint shows them. */
+export async function loadTodaySnapshot(store: Store): Promise<void> {
   if (snapshot !== undefined) return;
   snapshot = null;
-  void app!.store.meta<Snapshot>(SNAP_KEY).then((s) => {
-    if (s && !app!.briefcase.isLoaded) {
-      snapshot = s;
-      appChanged();
-    }
+  try {
+    snapshot = (await store.meta<Snapshot>(SNAP_KEY)) ?? null;
+  } catch {
+    snapshot = null; // nothing saved to show: Today shows what is read meanwhile
+  }
+}
+
+function readSnapshot(): void {
+  if (snapshot !== undefined) return;
+  void loadTodaySnapshot(app!.store).then(() => {
+    if (snapshot && !app!.briefcase.isLoaded) appChanged();
   });
 }
 
-function saveSnapshot(list: TodayList, sections: Record<string, RowData[]>): void {
+function saveSnapshot(list: TodayList): void {
   if (savedFor === list) return;
   savedFor = list;
   if (saveTimer) clearTimeout(saveTimer);
   const a = app!;
-  const snap: Snapshot = { user: a.api.session!.user.id, day: todayCST(), total: list.total, sections };
-  saveTimer = setTimeout(() => void a.store.setMeta(SNAP_KEY, snap), SNAP_SAVE_MS);
+  const user = a.api.session!.user.id;
+  saveTimer = setTimeout(() => {
+    // Made when saved (a second after Today last changed), not on every change.
+    const items = (key: keyof TodayList) => list[key] as TodayItem[];
+    const sections = Object.fromEntries(SECTIONS.map(([id, key]) => [id, items(key).slice(0, SNAP_ROWS).map(rowOf)]));
+    const counts = Object.fromEntries(SECTIONS.map(([id, key]) => [id, items(key).length]));
+    const snap: Snapshot = { user, day: todayCST(), total: list.total, sections, counts };
+    void a.store.setMeta(SNAP_KEY, snap);
+  }, SNAP_SAVE_MS);
+}
+
+function snapshotRows(s: Snapshot): Record<string, Rows> {
+  return Object.fromEntries(
+    Object.entries(s.sections).map(([id, saved]) => {
+      const rows: Rows = { count: s.counts?.[id] ?? saved.length, available: saved.length, first: (n) => saved.slice(0, n) };
+      return [id, rows];
+    }),
+  );
 }
 
 /** The Today tab's badge: the snapshot's count while a big briefcase is read. */
@@ -328,25 +373,24 @@ export function Today() {
   const a = app!;
   const loaded = a.briefcase.isLoaded;
   let list = loaded ? today() : null;
-  let sections: Record<string, RowData[]> | null = null;
+  let sections: Record<string, Rows> | null = null;
   let total: number | null = null;
+  const fromList = (l: TodayList) => Object.fromEntries(SECTIONS.map(([id, key]) => [id, rowsOf(l[key] as TodayItem[])]));
   if (list) {
-    const l = list;
-    sections = Object.fromEntries(SECTIONS.map(([id, key]) => [id, (l[key] as TodayItem[]).map(rowOf)]));
+    sections = fromList(list);
     total = list.total;
-    saveSnapshot(list, sections);
+    saveSnapshot(list);
   } else {
     readSnapshot();
     const s = snapshot;
     if (s && s.user === a.api.session?.user.id && s.day === todayCST()) {
-      sections = s.sections;
+      sections = snapshotRows(s);
       total = s.total;
     } else if (!snapshot) {
       // No snapshot: what the records read so far show.
       list = today();
       if (list) {
-        const l = list;
-        sections = Object.fromEntries(SECTIONS.map(([id, key]) => [id, (l[key] as TodayItem[]).map(rowOf)]));
+        sections = fromList(list);
         total = list.total;
       }
     }
@@ -370,7 +414,7 @@ export function Today() {
           {t("today_empty")}
         </p>
       ) : (
-        SECTIONS.map(([id, , title]) => <Section id={id} title={t(title)} items={sections![id] ?? []} />)
+        SECTIONS.map(([id, , title]) => <Section id={id} title={t(title)} rows={sections![id] ?? NO_ROWS} />)
       )}
     </div>
   );
