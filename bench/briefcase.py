@@ -25,10 +25,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schema import tables as st
 from schema.names import canonical_name
 from schema.ydoc import new_doc, update_fields
 from server.accounts import Accounts
@@ -45,10 +44,11 @@ from server.records import (
     SchemaRules,
     ServerEdits,
     format_code,
+    project_appends,
 )
 from sync import tables as t
 from sync.hub import Hub
-from sync.log import Append, Log, NewDoc, chunks, now_ms, upsert
+from sync.log import Append, Log, NewDoc, now_ms, upsert
 from sync.scope import SYSTEM, DocFacts, Principal
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,9 @@ async def fill(cfg: Config, login: str, n: int, *, window: int = 2048) -> list[C
         device = f"briefcase-{uuid.uuid4().hex[:8]}"
         first = await _reserve_codes(engine, n)
         t0 = time.perf_counter()
-        async with Log(engine, on_commit=_bulk_commit_hooks) as log_:
+        async with Log(engine, on_commit=bulk_commit_hooks) as log_:
             clock = int(time.time() * 1000) * 1000  # as `ServerEdits.next_clock`
-            pending: list[asyncio.Future[Any]] = []
+            writer = Writer(log_, window)
             for i, (card, rec) in enumerate(cards(n)):
                 rec["created_by"] = user.id
                 doc = new_doc("customer", rec)
@@ -176,11 +176,9 @@ async def fill(cfg: Config, login: str, n: int, *, window: int = 2048) -> list[C
                 completed = _append(rules, policy, SYSTEM, SERVER_DEVICE, card.doc_id,
                                     {**created.record, **done}, clock + i + 1,
                                     doc.get_update(before), created.record)
-                pending += [log_.submit(created), log_.submit(completed)]
+                await writer.add(created, completed)
                 out.append(card)
-                if len(pending) >= window:
-                    await _settle(pending)
-            await _settle(pending)
+            await writer.settle()
             log.info("%s appends in %s group commits, %.1f s", log_.appended, log_.batches,
                      time.perf_counter() - t0)
             # The server's background finder of likely duplicates, run to the end here, so
@@ -226,38 +224,37 @@ def _append(
     )
 
 
-async def _bulk_commit_hooks(conn: AsyncConnection, appends: list[Append]) -> None:
-    """`server.app.commit_hooks` with the projections written a batch at a time: the same
-    rows (`schema.tables.projection_rows`), a few statements per group commit instead of a
-    few per record (which would make a 50,000-card fill take minutes)."""
-    last: dict[str, Append] = {}
-    for a in appends:
-        if a.record is not None:
-            last[a.doc_id] = a
-    received: dict[str, int] = {}
-    for part in chunks(list(last)):
-        rows = await conn.execute(
-            select(t.docs.c.doc_id, t.docs.c.first_received_at).where(t.docs.c.doc_id.in_(part))
-        )
-        received.update({r[0]: r[1] for r in rows})
-    by_table: dict[str, list[dict[str, Any]]] = {}
-    for doc_id, a in last.items():
-        assert a.record is not None and a.kind == "customer"
-        meta = st.ProjectionMeta(a.seq, a.committed_at, received.get(doc_id, a.received_at))
-        for name, table_rows in st.projection_rows(a.kind, doc_id, a.record, meta).items():
-            by_table.setdefault(name, []).extend(table_rows)
-    for table in st.tables_of("customer"):
-        for part in chunks(list(last)):
-            await conn.execute(delete(table).where(table.c.doc_id.in_(part)))
-        if by_table.get(table.name):
-            await conn.execute(insert(table), by_table[table.name])
-    # The new cards' grants (`Log._write_grants` writes them one statement per record).
+async def bulk_commit_hooks(conn: AsyncConnection, appends: list[Append]) -> None:
+    """`server.app.commit_hooks` (the batched projection, blob references, history), plus the
+    new records' grants: these appends skip the hub, which would have put them in
+    `Append.grant_add` for the log to write, so they are written here from `grantees`."""
+    await project_appends(conn, appends)
     grants = [{"doc_id": a.doc_id, "user_id": u, "since_seq": a.seq}
               for a in appends if a.new_doc is not None for u in sorted(a.grantees)]
     if grants:
         await conn.execute(insert(t.grants), grants)
     await reference_blobs(conn, appends)
     await record_history(conn, appends)
+
+
+class Writer:
+    """Appends fed to the real log writer a window at a time (one group commit takes many),
+    each checked to have been committed, not refused."""
+
+    def __init__(self, log_: Log, window: int = 2048) -> None:
+        self.log, self.window = log_, window
+        self.pending: list[asyncio.Future[Any]] = []
+
+    async def add(self, *appends: Append) -> None:
+        self.pending += [self.log.submit(a) for a in appends]
+        if len(self.pending) >= self.window:
+            await self.settle()
+
+    async def settle(self) -> None:
+        for item in await asyncio.gather(*self.pending):
+            if not isinstance(item, Append):
+                raise RuntimeError(f"a generated record was refused: {item!r}")
+        self.pending.clear()
 
 
 async def _reserve_codes(engine: AsyncEngine, n: int) -> int:
@@ -271,13 +268,6 @@ async def _reserve_codes(engine: AsyncEngine, n: int) -> int:
             .returning(t.counters.c.value)
         )
         return int(res.scalar_one()) - n + 1
-
-
-async def _settle(pending: list[asyncio.Future[Any]]) -> None:
-    for item in await asyncio.gather(*pending):
-        if not isinstance(item, Append):
-            raise RuntimeError(f"a generated customer was refused: {item!r}")
-    pending.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

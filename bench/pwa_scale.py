@@ -89,6 +89,12 @@ CLEAR = """async () => {
   await new Promise((r) => requestAnimationFrame(r));
 }"""
 
+# A needle for a search while a reopened briefcase is read: the name of a row on the screen.
+READ_NEEDLE = """() => {
+  const names = [...document.querySelectorAll('#customer-list a[data-doc] .name')];
+  return names[Math.min(3, names.length - 1)].textContent;
+}"""
+
 HELD = """() => {
   const b = window.waiqin && window.waiqin.briefcase;
   const state = window.waiqin ? window.waiqin.sync.status.state : '';
@@ -123,19 +129,29 @@ def _browser(pw: Any) -> Any:
     )
 
 
-def run_one(n: int, cache: Path | None, root: Path | None = None) -> dict[str, Any]:
+def serve_cmd(root: Path | None = None, app: Path | None = None) -> list[str]:
+    """`waiqin serve --demo` for h.start_server: this tree's, or another tree's server and
+    built app (`root`, e.g. a `git archive <commit>`, for before/after), serving the app
+    built in `app` instead of its own when given (`WAIQIN_APP_OUT=DIR npm run build`)."""
+    serve = ["serve", "--demo", "--data", "{data}", "--port", "{port}", "--log-level", "warning"]
+    if root is None and app is None:
+        return [str(h.BIN / "waiqin"), *serve]
+    boot = "import sys; "
+    if root is not None:
+        boot += f"sys.path.insert(0, {str(root.resolve())!r}); "
+    if app is not None:
+        boot += (f"from pathlib import Path; import server.app as a; "
+                 f"a.app_dir = lambda: Path({str(app.resolve())!r}); ")
+    boot += "from server.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", boot, *serve]
+
+
+def run_one(n: int, cache: Path | None, root: Path | None = None,
+            app: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     data, made_s, reused = _prepare(n, cache)
-    serve = ["serve", "--demo", "--data", "{data}", "--port", "{port}", "--log-level", "warning"]
-    if root is None:
-        cmd = [str(h.BIN / "waiqin"), *serve]
-    else:
-        # Another tree's server and built app (e.g. `git archive <commit>`), for before/after.
-        boot = (f"import sys; sys.path.insert(0, {str(root)!r}); "
-                "from server.cli import main; sys.exit(main())")
-        cmd = [sys.executable, "-c", boot, *serve]
-    server = h.start_server(data, cmd=cmd)
+    server = h.start_server(data, cmd=serve_cmd(root, app))
     out: dict[str, Any] = {"n": n, "generate_s": made_s, "reused": reused}
     try:
         with sync_playwright() as pw:
@@ -228,6 +244,9 @@ def run_one(n: int, cache: Path | None, root: Path | None = None) -> dict[str, A
             out["heap_live_mb"] = cdp.send("Runtime.getHeapUsage")["usedSize"] / 1e6
             page.wait_for_function("navigator.serviceWorker.controller !== null")
             reopen: dict[str, list[float]] = {"online": [], "offline": []}
+            read: dict[str, list[float]] = {"online": [], "offline": []}
+            reopen_heap: list[int] = []
+            search_reopen: list[float] = []
             for mode in ("online", "offline"):
                 ctx.set_offline(mode == "offline")
                 for _ in range(3):
@@ -236,10 +255,22 @@ def run_one(n: int, cache: Path | None, root: Path | None = None) -> dict[str, A
                     page.wait_for_selector("#customer-list a[data-doc]")
                     page.wait_for_function("window.__probe.firstCard !== null")
                     reopen[mode].append(page.evaluate("window.__probe.firstCard"))
-                    heap.append(cdp.send("Runtime.getHeapUsage")["usedSize"])
+                    # While the records are read: a search for a card on the screen, and the
+                    # heap sampled every 50 ms until every record is read.
+                    if page.evaluate("!window.waiqin.briefcase.isLoaded"):
+                        needle = page.evaluate(READ_NEEDLE)
+                        search_reopen.append(page.evaluate(SEARCH, needle))
+                        page.evaluate(CLEAR)
+                    while True:
+                        reopen_heap.append(cdp.send("Runtime.getHeapUsage")["usedSize"])
+                        if page.evaluate("window.waiqin.briefcase.isLoaded !== false"):
+                            break
+                        page.wait_for_timeout(50)
+                    read[mode].append(page.evaluate("performance.now()"))
             ctx.set_offline(False)
-            out["reopen_ms"] = reopen
-            out["heap_reopen_mb"] = max(heap[-6:]) / 1e6
+            out["reopen_ms"], out["read_ms"] = reopen, read
+            out["search_reopen_ms"] = search_reopen
+            out["heap_reopen_mb"] = max(reopen_heap) / 1e6
             # (an app from before the background read has no isLoaded: it read everything first)
             page.wait_for_function("window.waiqin.briefcase.isLoaded !== false", timeout=120_000)
             cdp.send("HeapProfiler.collectGarbage")
@@ -265,11 +296,15 @@ def report(r: dict[str, Any]) -> None:
     print("  search during download: " + ", ".join(f"{x:.0f}" for x in r["search_during_ms"])
           + " ms; after: " + ", ".join(f"{x:.0f}" for x in r["search_after_ms"]) + " ms")
     print(f"  JS heap: download peak {r['heap_peak_mb']:.0f} MB used, {r['heap_live_mb']:.0f} MB "
-          f"live after GC; reopen peak {r['heap_reopen_mb']:.0f} MB used, "
-          f"{r['heap_reopen_live_mb']:.0f} MB live once every record is read")
+          f"live after GC; reopen peak {r['heap_reopen_mb']:.0f} MB used (every 50 ms while "
+          f"the records are read), {r['heap_reopen_live_mb']:.0f} MB live once all are read")
     for mode, xs in r["reopen_ms"].items():
         print(f"  reopen {mode}: first card at " + ", ".join(f"{x:.0f}" for x in xs)
-              + f" ms (median {med(xs):.0f})")
+              + f" ms (median {med(xs):.0f}); every record read at "
+              + ", ".join(f"{x:.0f}" for x in r["read_ms"][mode]) + " ms")
+    if r["search_reopen_ms"]:
+        print("  search while a reopened briefcase is read: "
+              + ", ".join(f"{x:.0f}" for x in r["search_reopen_ms"]) + " ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,11 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--server-root", type=Path,
                     help="run the server and its built app from this source tree instead")
+    ap.add_argument("--app-dir", type=Path,
+                    help="serve the app built here (WAIQIN_APP_OUT=DIR npm run build)")
     args = ap.parse_args(argv)
     busy0 = h.machine_busy()
     results = []
     for n in args.n:
-        r = run_one(n, args.data_cache, args.server_root)
+        r = run_one(n, args.data_cache, args.server_root, args.app_dir)
         report(r)
         results.append(r)
     busy1 = h.machine_busy()

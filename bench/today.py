@@ -26,49 +26,20 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import delete, insert
-
 from bench import harness as h
-from bench.briefcase import Card, fill
-from schema import tables as st
+from bench.briefcase import Card, Writer, bulk_commit_hooks, fill
+from bench.pwa_scale import serve_cmd
 from schema.ydoc import new_doc
 from server.accounts import Accounts
 from server.config import Config
 from server.db import make_engine, migrate
-from server.history import record_history
 from server.records import RecordPolicy, SchemaRules
-from sync import tables as t
-from sync.log import Append, Log, NewDoc, chunks, now_ms
+from sync.log import Append, Log, NewDoc, now_ms
 from sync.scope import DocFacts, Principal
 
 CHROMIUM = os.environ.get("WAIQIN_CHROMIUM", "/usr/bin/chromium")
 DEMO_PASSWORD = "waiqin-demo"
 DAY = 86_400_000
-
-
-async def _commit_hooks(conn: Any, appends: list[Append]) -> None:
-    """The projections and grants of a batch of new visits and tasks (as the server's commit
-    hooks write them, a few statements per group commit)."""
-    by_table: dict[str, list[dict[str, Any]]] = {}
-    kinds: set[str] = set()
-    for a in appends:
-        assert a.record is not None
-        kinds.add(a.kind)
-        meta = st.ProjectionMeta(a.seq, a.committed_at, a.received_at)
-        for name, rows in st.projection_rows(a.kind, a.doc_id, a.record, meta).items():
-            by_table.setdefault(name, []).extend(rows)
-    ids = [a.doc_id for a in appends]
-    for kind in kinds:
-        for table in st.tables_of(kind):
-            for part in chunks(ids):
-                await conn.execute(delete(table).where(table.c.doc_id.in_(part)))
-            if by_table.get(table.name):
-                await conn.execute(insert(table), by_table[table.name])
-    grants = [{"doc_id": a.doc_id, "user_id": u, "since_seq": a.seq}
-              for a in appends if a.new_doc is not None for u in sorted(a.grantees)]
-    if grants:
-        await conn.execute(insert(t.grants), grants)
-    await record_history(conn, appends)
 
 
 Made = list[tuple[str, str, dict[str, Any]]]  # (kind, doc id, record)
@@ -113,8 +84,8 @@ async def make(cfg: Config, n_customers: int, n_visits: int, n_tasks: int) -> No
         rep = Principal(user.id, user.role, frozenset({user.id}))
         owner = {c.doc_id: {"owner": user.id, "created_by": user.id} for c in cards}
         device = f"today-{uuid.uuid4().hex[:8]}"
-        async with Log(engine, on_commit=_commit_hooks) as log_:
-            pending: list[asyncio.Future[Any]] = []
+        async with Log(engine, on_commit=bulk_commit_hooks) as log_:
+            writer = Writer(log_)
             recs = _records(cards, user.id, n_visits, n_tasks, int(time.time() * 1000))
             for i, (kind, doc_id, rec) in enumerate(recs):
                 doc = new_doc(kind, rec)
@@ -126,22 +97,13 @@ async def make(cfg: Config, n_customers: int, n_visits: int, n_tasks: int) -> No
                 if problems:
                     raise RuntimeError(f"a generated {kind} is invalid: {problems[0].message}")
                 grantees = policy.grantees(DocFacts(doc_id, kind, user.id, record, related))
-                pending.append(log_.submit(Append(
+                await writer.add(Append(
                     doc_id, kind, doc.get_update(), user.id, device, i + 1, now_ms(),
                     new_doc=NewDoc(kind, user.id, device, 0), grantees=grantees,
-                    record=record, record_before=None)))
-                if len(pending) >= 2048:
-                    await _settle(pending)
-            await _settle(pending)
+                    record=record, record_before=None))
+            await writer.settle()
     finally:
         await engine.dispose()
-
-
-async def _settle(pending: list[asyncio.Future[Any]]) -> None:
-    for item in await asyncio.gather(*pending):
-        if not isinstance(item, Append):
-            raise RuntimeError(f"a generated record was refused: {item!r}")
-    pending.clear()
 
 
 # Navigation start to Today's rows on screen (from the records, or from the saved rows while
@@ -178,11 +140,11 @@ COMPUTE = """() => {
 }"""
 
 
-def measure(data: Path, expect: int, reopens: int) -> dict[str, Any]:
+def measure(data: Path, expect: int, reopens: int, root: Path | None = None,
+            app: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    server = h.start_server(data, cmd=[str(h.BIN / "waiqin"), "serve", "--demo", "--data",
-                                       "{data}", "--port", "{port}", "--log-level", "warning"])
+    server = h.start_server(data, cmd=serve_cmd(root, app))
     out: dict[str, Any] = {}
     try:
         with sync_playwright() as pw:
@@ -210,7 +172,7 @@ def measure(data: Path, expect: int, reopens: int) -> dict[str, Any]:
             page.evaluate("location.hash = '#/customers'")
             page.wait_for_selector("#customer-list a[data-doc]")
             page.wait_for_function("async () => typeof (await window.waiqin.store.meta("
-                                   "'listRows')) === 'string'", polling=500)
+                                   "'listRows')) !== undefined", polling=500)
             page.evaluate("location.hash = '#/'")
             page.wait_for_function("async () => (await window.waiqin.store.meta('todayRows'))"
                                    " !== undefined", polling=500)
@@ -242,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reopens", type=int, default=3)
     ap.add_argument("--data-cache", type=Path, default=None,
                     help="keep the generated server data here and reuse it on the next run")
+    ap.add_argument("--server-root", type=Path,
+                    help="run the server and its built app from this source tree instead")
+    ap.add_argument("--app-dir", type=Path,
+                    help="serve the app built here (WAIQIN_APP_OUT=DIR npm run build)")
     args = ap.parse_args(argv)
     n = args.customers + args.visits + args.tasks
     with h.temp_dir("wq-today") as tmp:
@@ -255,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"generated {args.customers} customers, {args.visits} visits, {args.tasks} "
                   f"tasks for rep1 in {time.perf_counter() - t0:.1f} s")
             (data / "done").touch()
-        r = measure(data, n, args.reopens)
+        r = measure(data, n, args.reopens, args.server_root, args.app_dir)
     print(f"first download of {r['held']:,} records: {r['download_s']:.1f} s")
     for mode in ("online", "offline"):
         for what, label in (("ready", "the app started (body data-ready)"),

@@ -19,6 +19,7 @@ import pytest
 
 from bench.briefcase import Card, fill
 from bench.briefcase import cards as bench_cards
+from bench.pwa_scale import ROWS_ON_SCREEN
 from server.config import Config
 from server.db import migrate_async
 from tests.conftest import in_thread
@@ -31,21 +32,6 @@ N = 50_000
 # Bounds against hanging, not targets (bench/pwa_scale.py measures): the machine is shared.
 DOWNLOAD_TIMEOUT_MS = 600_000
 STEP_TIMEOUT_MS = 120_000
-
-ROWS_ON_SCREEN = """() => {
-  // Below the sticky header, sync bar and search box, above the bottom of the window.
-  let cover = 0;
-  for (const sel of ['header.top', '.syncbar', '.page > .toolbar']) {
-    const el = document.querySelector(sel);
-    if (el) cover = Math.max(cover, el.getBoundingClientRect().bottom);
-  }
-  const out = {};
-  for (const a of document.querySelectorAll('#customer-list a[data-doc]')) {
-    const r = a.getBoundingClientRect();
-    if (r.bottom > cover && r.top < innerHeight) out[a.dataset.doc] = Math.round(r.top);
-  }
-  return out;
-}"""
 
 HELD = "() => window.waiqin ? window.waiqin.briefcase.infos.size : 0"
 
