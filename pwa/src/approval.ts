@@ -46,9 +46,14 @@ export function canSubmit(rec: Record<string, unknown>): boolean {
   return ["draft", "returned", "withdrawn"].includes(status(rec));
 }
 
-/** The author may withdraw until the current approver has opened it. */
+/**
+ * The author may withdraw until an approver has opened it: `opened_at` is the submission's
+ * first opening and stays set through the later steps (docs/approvals.md), and a record past
+ * its first step was decided by someone, so it is not offered then either.
+ */
 export function canWithdraw(rec: Record<string, unknown>): boolean {
-  return status(rec) === "submitted" && typeof rec.opened_at !== "number";
+  const step = typeof rec.approval_step === "number" ? rec.approval_step : 0;
+  return status(rec) === "submitted" && typeof rec.opened_at !== "number" && step === 0;
 }
 
 export function log(rec: Record<string, unknown>): LogStep[] {

@@ -35,6 +35,7 @@ def test_approval_states_on_the_phone(tmp_path: Path) -> None:
         {"subject": "2026年12月01日交通费用—李明"},
         {"approval_status": "draft", "subject": "出差报告+王芳"},
         {"approval_status": "submitted", "approvers": ["u-m", "u-d"], "approval_step": 1},
+        {"approval_status": "submitted", "approvers": ["u-m", "u-d"], "approval_step": 0},
         {"approval_status": "submitted", "approvers": ["u-m"], "approval_step": 0,
          "opened_at": 5},
         {"approval_status": "returned", "approval_log": log},
@@ -47,12 +48,13 @@ def test_approval_states_on_the_phone(tmp_path: Path) -> None:
     assert rows == [
         (None, None, True, False, None),  # no status yet is a draft
         (None, None, True, False, None),
-        ("approval.pending_locked", None, False, True, "u-d"),
+        ("approval.pending_locked", None, False, False, "u-d"),  # past step 1: decided once
+        ("approval.pending_locked", None, False, True, "u-m"),  # not opened yet
         ("approval.pending_locked", None, False, False, "u-m"),  # opened: no withdraw
         (None, None, True, False, None),
         (None, None, True, False, None),
         ("approval.approved_immutable", None, False, False, None),
         ("approval.rejected_final", None, False, False, None),
     ]
-    assert got[4]["comment"] == "金额不符", "the latest return's comment"
+    assert got[5]["comment"] == "金额不符", "the latest return's comment"
     assert [g["name"] for g in got[:3]] == ["李明", "王芳", ""]
