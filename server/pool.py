@@ -201,6 +201,7 @@ class Pool:
             update_fields(d, "customer", {"owner": None, "pool": reason})
 
         if await self.edits.edit(doc_id, "customer", change) is None:
+            await self._follow(doc_id)  # the hold follows the card again
             raise Conflict("the server refused the change", code="pool.refused")
         return {"doc_id": doc_id, "reason": reason}
 
