@@ -315,6 +315,7 @@ def test_trip_and_expense_offline_then_returned_in_the_back_office_fixed_and_app
         bo.wait_for_selector("#decide")
         assert bo.query_selector("#approval tr.a-open") is not None, "opened: no withdraw now"
         pdf_link = bo.wait_for_selector(f"a.file[href$='/photos/{pdf_sha}']")
+        assert pdf_link.inner_text() == "PDF" and "附件 (2)" in bo.inner_text("body")
         r = bo.request.get(server.url + str(pdf_link.get_attribute("href")))
         assert r.status == 200 and r.headers["content-type"].startswith("application/pdf")
         assert r.body().startswith(b"%PDF-")
