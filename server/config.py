@@ -118,6 +118,9 @@ class Config:
         if cfg.pool_claim_limit < 1 or cfg.pool_release_days < 1:
             raise ConfigError("WAIQIN_POOL_CLAIM_LIMIT and WAIQIN_POOL_RELEASE_DAYS must be 1 "
                               "or more")
+        if not cfg.pool_sweep_interval > 0:
+            raise ConfigError(f"WAIQIN_POOL_SWEEP_INTERVAL={cfg.pool_sweep_interval} must be "
+                              "more than 0 seconds")
         if cfg.blob_store == "s3" and not cfg.s3_bucket:
             raise ConfigError("WAIQIN_BLOB_STORE=s3 needs WAIQIN_S3_BUCKET")
         return cfg

@@ -16,6 +16,7 @@ from schema import samples
 from schema.duties import DAY_MS
 from schema.ydoc import write_record
 from server.config import Config
+from server.errors import ConfigError
 from server.tables import audit
 from sync.client import SyncClient
 from tests.conftest import LiveServer
@@ -293,3 +294,10 @@ async def test_sharing_from_the_phone_reaches_the_other_phone(live_server: LiveS
     assert error(await post(live_server, "rep1", f"/api/customers/{c}/sharing",
                             {"add": "nobody"})) == (400, "share.no_user")
     assert [a for a, _ in await actions(live_server, c)][-2:] == ["customer.share"] * 2
+
+
+@pytest.mark.parametrize("setting", [{"pool_claim_limit": 0}, {"pool_release_days": 0},
+                                     {"pool_sweep_interval": 0.0}])
+async def test_bad_pool_settings_refuse_to_start(setting: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="WAIQIN_POOL_"):
+        Config.from_env({}, **setting)
