@@ -53,16 +53,32 @@ STEP1, STEP2, UPDATE = 0, 1, 2
 AUTHENTICATED = 2
 
 
+def installed(here: Path = HERE) -> bool:
+    """Whether node_modules holds every package at the version the lockfile pins, and
+    better-sqlite3's native module is built."""
+    import json
+
+    lock = json.loads((here / "package-lock.json").read_text())
+    for path, entry in lock["packages"].items():
+        if not path:
+            continue
+        pkg = here / path / "package.json"
+        if not pkg.exists() or json.loads(pkg.read_text()).get("version") != entry["version"]:
+            return False
+    native = here / "node_modules" / "better-sqlite3" / "build" / "Release" / "better_sqlite3.node"
+    return native.exists()
+
+
 def ensure_installed() -> Path:
-    """`npm ci` in bench/peers/hocuspocus if its packages are missing; returns the dir."""
+    """`npm ci` in bench/peers/hocuspocus unless its packages are there as pinned."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise RuntimeError("the Hocuspocus peer needs node and npm on PATH")
-    marker = HERE / "node_modules" / ".package-lock.json"
-    lock = HERE / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+    if not installed():
         print(f"  (installing the Hocuspocus peer: npm ci in {HERE})", flush=True)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                        cwd=HERE, check=True)
+        if not installed():
+            raise RuntimeError(f"npm ci in {HERE} did not install the pinned packages")
     return HERE
 
 
