@@ -30,7 +30,7 @@ from schema.names import canonical_name, check_credit_code, index_key, normalize
 from schema.ydoc import update_fields
 from sync import tables as t
 from sync.hub import Hub
-from sync.log import Append, now_ms, upsert
+from sync.log import Append, chunks, now_ms, upsert
 from sync.scope import SYSTEM
 
 from . import tables as tt
@@ -200,6 +200,7 @@ class Duplicates:
     # -- reacting to commits ------------------------------------------------------------
 
     def after_commit(self, appended: list[Append]) -> None:
+        to_check: dict[str, Append] = {}
         for a in appended:
             if a.record is None:
                 continue
@@ -210,7 +211,7 @@ class Duplicates:
                 elif not a.redirect and self._identity_changed(a):
                     if a.doc_id not in self._checking:
                         self._checking.add(a.doc_id)
-                        self.edits.spawn(self._check_soon(a.doc_id, a.seq))
+                        to_check[a.doc_id] = a
             else:
                 customer_id = a.record.get("customer_id")
                 if not isinstance(customer_id, str):
@@ -219,6 +220,9 @@ class Duplicates:
                 if known is not None and known.exists and not known.record.get("merged_into"):
                     continue  # the usual case: validation just loaded a live customer
                 self.edits.spawn(self._follow_redirect(a.doc_id, a.kind, customer_id))
+        if to_check:
+            # One task and one query for the commit's changed cards, not one per card.
+            self.edits.spawn(self._check_soon(list(to_check.values())))
 
     @staticmethod
     def _identity_changed(a: Append) -> bool:
@@ -227,14 +231,51 @@ class Duplicates:
         return any(before.get(f) != a.record.get(f)
                    for f in ("name", "credit_code", "phone", "address"))
 
-    async def _check_soon(self, doc_id: str, seq: int) -> None:
+    async def _check_soon(self, changed: list[Append]) -> None:
+        """The exact rule for a commit's changed cards: one query finds which of them share
+        a name key or credit code with another live card, and only those are checked."""
+        seq = max(a.seq for a in changed)
+        failed: BaseException | None = None
         try:
-            await self.check(doc_id)
+            for doc_id in await self._sharing(changed):
+                try:
+                    await self.check(doc_id)
+                except Exception as e:  # noqa: BLE001 - the others are still checked
+                    log.exception("the duplicate check of %s failed", doc_id)
+                    failed = failed or e
+            if failed is not None:
+                raise failed
         finally:
-            self._checking.discard(doc_id)
+            for a in changed:
+                self._checking.discard(a.doc_id)
         # The commit's follow-up ends when its candidates are recorded too, so that
         # `ServerEdits.settle` covers them; the finder releases every waiter when it stops.
         await self.finder.examined(seq)
+
+    async def _sharing(self, changed: list[Append]) -> list[str]:
+        """The cards among `changed` whose name key or credit code another live card has
+        (a superset of those `check` merges: it reads the live card and the dismissals)."""
+        keys: dict[str, str] = {}
+        codes: dict[str, str] = {}
+        for a in changed:
+            assert a.record is not None
+            name, code = a.record.get("name"), a.record.get("credit_code")
+            keys[a.doc_id] = canonical_name(name) if isinstance(name, str) else ""
+            codes[a.doc_id] = code.upper() if isinstance(code, str) else ""
+        c = st.rec_customer
+        holders: dict[tuple[str, str], set[str]] = {}
+        async with self.engine.connect() as conn:
+            for field, column, values in (("name", c.c.name_key, keys),
+                                          ("code", func.upper(c.c.credit_code), codes)):
+                wanted = sorted({v for v in values.values() if v})
+                for part in chunks(wanted):
+                    for doc_id, value in await conn.execute(
+                            select(c.c.doc_id, column).where(column.in_(part),
+                                                             c.c.merged_into.is_(None))):
+                        holders.setdefault((field, value), set()).add(doc_id)
+        return [a.doc_id for a in changed if any(
+            holders.get((field, v), set()) - {a.doc_id}
+            for field, v in (("name", keys[a.doc_id]), ("code", codes[a.doc_id])) if v)]
 
     async def _follow_redirect(self, doc_id: str, kind: str, customer_id: str) -> None:
         """A record written for a customer that was merged meanwhile joins the survivor."""

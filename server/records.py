@@ -167,14 +167,18 @@ class RecordPolicy:
 async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
     """Inside the commit transaction: bring each touched record's projection up to date."""
     last: dict[str, Append] = {}
+    # docs created in this commit (their card, and any later change to it in the same one):
+    # first received then, and with no old rows to delete
+    created: dict[str, int] = {}
     for a in appends:
         if a.record is not None:
             last[a.doc_id] = a
+        if a.new_doc is not None:
+            created.setdefault(a.doc_id, a.received_at)
     if not last:
         return
-    received: dict[str, int] = {}
-    # a doc created by its last append here was first received then: no query for it
-    for part in chunks([d for d, a in last.items() if a.new_doc is None]):
+    received: dict[str, int] = dict(created)
+    for part in chunks([d for d in last if d not in created]):
         rows = await conn.execute(
             select(t.docs.c.doc_id, t.docs.c.first_received_at).where(t.docs.c.doc_id.in_(part))
         )
@@ -189,7 +193,7 @@ async def project_appends(conn: AsyncConnection, appends: list[Append]) -> None:
         meta = st.ProjectionMeta(a.seq, a.committed_at, received.get(doc_id, a.received_at))
         for table in st.tables_of(a.kind):
             tables.setdefault(table.name, table)
-            if a.new_doc is None:
+            if doc_id not in created:
                 old.setdefault(table.name, []).append(doc_id)
         for name, table_rows in st.projection_rows(a.kind, doc_id, a.record, meta).items():
             new_rows.setdefault(name, []).extend(table_rows)
@@ -326,19 +330,30 @@ class ServerEdits:
             self._completing.discard(doc_id)
 
     async def _next_code(self) -> str:
+        while not self._codes:
+            await self._reserve_codes(when_empty=True)
+        n = self._codes.pop()
+        if len(self._codes) < CODE_BLOCK // 2 and not self._code_lock.locked():
+            # The next block is reserved ahead, off the apply path: a new customer waits
+            # for a reservation only when the process has none (its first one).
+            self.spawn(self._reserve_codes())
+        return format_code(n)
+
+    async def _reserve_codes(self, *, when_empty: bool = False) -> None:
         async with self._code_lock:
-            if not self._codes:
-                async with self.hub.log.engine.begin() as conn:
-                    await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
-                    res = await conn.execute(
-                        update(t.counters)
-                        .where(t.counters.c.name == CODE_COUNTER)
-                        .values(value=t.counters.c.value + CODE_BLOCK)
-                        .returning(t.counters.c.value)
-                    )
-                    top = int(res.scalar_one())
-                self._codes = list(range(top, top - CODE_BLOCK, -1))
-            return format_code(self._codes.pop())
+            if (self._codes if when_empty else len(self._codes) >= CODE_BLOCK // 2):
+                return  # reserved meanwhile
+            async with self.hub.log.engine.begin() as conn:
+                await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
+                res = await conn.execute(
+                    update(t.counters)
+                    .where(t.counters.c.name == CODE_COUNTER)
+                    .values(value=t.counters.c.value + CODE_BLOCK)
+                    .returning(t.counters.c.value)
+                )
+                top = int(res.scalar_one())
+            # handed out lowest first: the codes left of the last block go before these
+            self._codes = list(range(top, top - CODE_BLOCK, -1)) + self._codes
 
     async def regrant_children(self, customer_id: str) -> int:
         """A customer's grantees changed: re-evaluate every record that hangs off it."""

@@ -330,6 +330,9 @@ EXAMINED = "similar_examined"
 _BATCH = 500
 _YIELD_EVERY = 50  # customers examined between two turns of the event loop
 _RETRY = 5.0  # seconds after a failed batch (the database went away, say)
+LINGER = 0.05
+"""Seconds the finder lets commits gather after a wake-up: a device streaming new cards
+wakes it with every group commit, and each step is queries and a write transaction."""
 
 
 class CandidateFinder:
@@ -346,6 +349,7 @@ class CandidateFinder:
     def __init__(
         self, directory: Directory, *, resolve: Callable[[str], Awaitable[object]],
         head: Callable[[], int] | None = None, batch: int = _BATCH, cap: int = CAP,
+        linger: float = LINGER,
     ) -> None:
         self.directory = directory
         self.engine = directory.engine
@@ -357,6 +361,7 @@ class CandidateFinder:
         self._backstop_upto = 0
         self.batch = batch
         self.cap = cap
+        self.linger = linger
         self.cursor = 0
         self.examined_count = 0  # customers examined by this process (for logs and benches)
         self._examined: dict[str, tuple[str, str, str, str]] = {}  # doc -> what was examined
@@ -423,6 +428,10 @@ class CandidateFinder:
                     started = 0.0
                 if n == 0:
                     await self._wake.wait()
+                    if self.linger > 0 and not self._stopping:
+                        # Cards of the next commits join this step (woken again meanwhile:
+                        # one step for all of them).
+                        await asyncio.sleep(self.linger)
 
     async def step(self) -> int:
         """Examine the next batch of changed customers; returns how many rows it read."""
