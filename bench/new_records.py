@@ -33,9 +33,12 @@ def plan(kind: str, user_id: str, n: int, customer_ids: list[str]) -> list[tuple
     for i in range(n):
         if kind == "customer":
             doc_id = customer_ids[i] if i < len(customer_ids) else samples.new_id("customer")
-            # Distinct names and no credit code: none of them is a duplicate of another.
+            # Distinct names, phones and addresses and no credit code: none of them is a
+            # duplicate, nor a likely one, of another (the sample's one phone and address
+            # on every card made each a likely duplicate of up to 1,000 others).
             rec = samples.customer(
                 name=f"北京第{i}号新创科技有限公司", short_name=f"Xinchuang{i}",
+                phone=f"010-{62000000 + i}", address=f"北京市海淀区中关村大街{i + 1}号",
                 credit_code=None, attachments=[], created_by=user_id,
                 created_at=samples.T0 + i * 1000, submitted_at=samples.T0 + i * 1000 + 60_000,
             )
