@@ -40,6 +40,9 @@ class FrameType(IntEnum):
     BYE = 9  # both: orderly goodbye with a reason
     CURSOR = 10  # server -> device: nothing in your scope up to n that you lack
     BATCH = 11  # server -> device (version 2): several frames of the above in one message
+    # server -> device (version 2): a SYNC whose doc id <kind>:<uuid> travels as the kind
+    # and the uuid's 16 bytes (22-25 bytes instead of 43-46); decodes to a `Sync`.
+    SYNC_UUID = 12
 
 
 class SyncMessageType(IntEnum):
@@ -290,6 +293,17 @@ def pack(encoded: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def encode_sync(frame: Sync) -> bytes:
+    """A server -> device SYNC, as SYNC_UUID when its doc id is `<kind>:<uuid>` (the same
+    frame once decoded, 21 bytes shorter), else as SYNC."""
+    m = DOC_ID_RE.match(frame.doc)
+    if m is None:
+        return encode(frame)
+    return (bytes([FrameType.SYNC_UUID]) + write_str(m.group("kind"))
+            + bytes.fromhex(m.group("uuid").replace("-", "")) + write_uint(frame.n)
+            + write_uint(frame.kind) + write_bytes(frame.payload))
+
+
 def split(data: bytes) -> list[bytes]:
     """The encoded frames one message carries: those inside a BATCH, else the message itself
     (each still to be `decode`d, which checks it)."""
@@ -381,8 +395,18 @@ def decode(data: bytes, *, max_frame: int = DEFAULT_MAX_FRAME) -> Frame:
             frame = Hello(version, device, cursor, r.uint() if r.pos < len(data) else 0)
         case FrameType.WELCOME:
             frame = Welcome(r.uint(), r.str(), r.uint(), r.uint())
-        case FrameType.SYNC:
-            doc, n, kind_n = r.str(), r.uint(), r.uint()
+        case FrameType.SYNC | FrameType.SYNC_UUID:
+            if ftype == FrameType.SYNC:
+                doc = r.str()
+            else:
+                kind_name = r.str()
+                uuid = r.data[r.pos : r.pos + 16]
+                if len(uuid) < 16:
+                    raise ProtocolError("frame ends inside a uuid")
+                r.pos += 16
+                h = uuid.hex()
+                doc = f"{kind_name}:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            n, kind_n = r.uint(), r.uint()
             try:
                 kind = SyncMessageType(kind_n)
             except ValueError:

@@ -136,6 +136,9 @@ class SyncSession:
     async def _send(self, frame: p.Frame) -> None:
         await self._out.put(p.encode(frame))
 
+    async def _send_sync(self, frame: p.Sync) -> None:
+        await self._out.put(p.encode_sync(frame))  # SYNC_UUID: the doc id in 16 bytes
+
     # -- hello ------------------------------------------------------------------------------
 
     async def _recv(self) -> p.Frame:
@@ -248,10 +251,10 @@ class SyncSession:
                     state, seq = states[doc_id]
                     if doc_id in entered and not first:
                         await self._send(p.ScopeEnter(doc_id))
-                    await self._send(p.Sync(doc_id, seq, p.SyncMessageType.STEP2, state))
+                    await self._send_sync(p.Sync(doc_id, seq, p.SyncMessageType.STEP2, state))
                 elif doc_id in deltas:
                     upd, seq = deltas[doc_id]
-                    await self._send(p.Sync(doc_id, seq, p.SyncMessageType.UPDATE, upd))
+                    await self._send_sync(p.Sync(doc_id, seq, p.SyncMessageType.UPDATE, upd))
             done += len(part)
             if first:
                 await self._send(p.Progress(done, total))
@@ -326,7 +329,7 @@ class SyncSession:
                 p.Error(doc_id, 0, p.ErrorCode.BAD_UPDATE, f"not a valid state vector: {e}")
             )
             return
-        await self._send(p.Sync(doc_id, live.seq, p.SyncMessageType.STEP2, diff))
+        await self._send_sync(p.Sync(doc_id, live.seq, p.SyncMessageType.STEP2, diff))
 
     async def _update(self, doc_id: str, clock: int, update: bytes) -> None:
         if clock == 0:

@@ -19,7 +19,21 @@ export const FrameType = {
   BYE: 9,
   CURSOR: 10,
   BATCH: 11,
+  /** A SYNC whose doc id `<kind>:<uuid>` travels as the kind and the uuid's 16 bytes. */
+  SYNC_UUID: 12,
 } as const;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** 16 bytes as a canonical lower-case uuid with hyphens. */
+function uuidOf(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) s += "-";
+    s += HEX[b[i]];
+  }
+  return s;
+}
 
 /** y-protocols sync message types carried inside SYNC frames. */
 export const SyncType = { STEP1: 0, STEP2: 1, UPDATE: 2 } as const;
@@ -143,8 +157,15 @@ function decodeFrame(data: Uint8Array, inBatch: boolean): Frame {
           maxFrame: decoding.readVarUint(d),
         };
         break;
-      case FrameType.SYNC: {
-        const doc = decoding.readVarString(d);
+      case FrameType.SYNC:
+      case FrameType.SYNC_UUID: {
+        let doc: string;
+        if (type === FrameType.SYNC) doc = decoding.readVarString(d);
+        else {
+          const kindName = decoding.readVarString(d);
+          if (d.arr.length - d.pos < 16) throw new ProtocolError("frame ends inside a uuid");
+          doc = `${kindName}:${uuidOf(decoding.readUint8Array(d, 16))}`;
+        }
         const n = decoding.readVarUint(d);
         const kind = decoding.readVarUint(d);
         if (kind > 2) throw new ProtocolError(`unknown sync message type ${kind}`);

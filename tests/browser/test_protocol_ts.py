@@ -88,8 +88,13 @@ console.log(JSON.stringify(out));
 """
 
 
+SYNC_UUID = p.Sync("trip_plan:0b7e4f9c-6a44-4f3e-9d7c-1a2b3c4d5e6f", 77,
+                   p.SyncMessageType.STEP2, b"\x09\x08")
+
+
 def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
     frames = [base64.b64encode(p.encode(f)).decode() for f in SERVER_FRAMES]
+    frames.append(base64.b64encode(p.pack([p.encode_sync(SYNC_UUID)])).decode())
     bad = [
         base64.b64encode(b).decode()
         for b in (
@@ -101,6 +106,7 @@ def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
             p.pack([p.encode(p.Hello(2, "d", 0))]),
             p.pack([p.pack([])]),
             bytes([p.FrameType.BATCH, 100, 0]),
+            bytes([p.FrameType.SYNC_UUID, 1, 65]) + bytes(15),
         )
     ]
     out = run_ts(tmp_path, SCRIPT, {"frames": frames, "bad": bad})
@@ -132,6 +138,9 @@ def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
     assert batch["frames"][1]["own"] and batch["frames"][2]["own"]
     assert out["all"][12] == ["progress", "sync", "sync", "caught_up"]
     assert out["all"][11] == ["cursor"]
+    short = got[13]["frames"][0]
+    assert short["doc"] == SYNC_UUID.doc and short["n"] == 77 and short["kind"] == 1
+    assert base64.b64decode(short["payload"]) == b"\x09\x08" and short["own"]
 
     hello, timed, sync, bye = (base64.b64decode(e) for e in out["encoded"])
     assert p.decode(hello) == p.Hello(2, "pwa-ü", 2**40)
@@ -140,7 +149,8 @@ def test_typescript_protocol_matches_python(tmp_path: Path) -> None:
     assert p.decode(sync) == p.Sync("visit:x", 7, p.SyncMessageType.UPDATE, b"\x00\x01\xff")
     assert p.decode(bye) == p.Bye("再见")
     errors = out["errors"]
-    assert [e.split(":")[0] for e in errors] == ["ProtocolError"] * 8
+    assert [e.split(":")[0] for e in errors] == ["ProtocolError"] * 9
     assert "frame 1 of a batch: unknown frame type 99" in errors[4]
     assert "may not carry a HELLO" in errors[5] and "may not carry a BATCH" in errors[6]
     assert "batch of 100 frames" in errors[7]
+    assert "inside a uuid" in errors[8]

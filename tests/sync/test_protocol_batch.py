@@ -77,6 +77,39 @@ def test_random_batches_never_crash_the_decoder(data: bytes) -> None:
         assert str(e)
 
 
+uuids = st.uuids().map(str)
+record_kinds = st.sampled_from(["customer", "visit", "service", "deal", "progress", "trip_plan"])
+
+
+@given(record_kinds, uuids, st.integers(0, 2**63 - 1), st.sampled_from(list(p.SyncMessageType)),
+       st.binary(max_size=100))
+def test_a_sync_with_a_uuid_doc_id_is_21_bytes_shorter_and_the_same(
+    kind: str, uuid: str, n: int, sync_type: p.SyncMessageType, payload: bytes
+) -> None:
+    frame = p.Sync(f"{kind}:{uuid}", n, sync_type, payload)
+    short = p.encode_sync(frame)
+    assert short[0] == p.FrameType.SYNC_UUID
+    assert p.decode(short) == frame
+    assert len(p.encode(frame)) - len(short) == 36 + 1 - 16  # uuid text and its length
+    assert p.decode(p.pack([short, short])) == p.Batch((frame, frame))
+
+
+def test_a_sync_whose_doc_id_is_not_a_uuid_stays_a_sync() -> None:
+    frame = p.Sync("visit:not-a-uuid", 3, p.SyncMessageType.UPDATE, b"\x01")
+    assert p.encode_sync(frame) == p.encode(frame)
+
+
+def test_known_layout_of_sync_uuid() -> None:
+    frame = p.Sync("visit:0b7d1c1e-2f7a-4c55-9a0e-4d2b9f3f7c11", 300, p.SyncMessageType.UPDATE,
+                   b"\x01\x02")
+    assert p.encode_sync(frame) == (
+        bytes([p.FrameType.SYNC_UUID, 5]) + b"visit"
+        + bytes.fromhex("0b7d1c1e2f7a4c559a0e4d2b9f3f7c11") + bytes([0xAC, 0x02, 2, 2, 1, 2])
+    )
+    with pytest.raises(p.ProtocolError, match="inside a uuid"):
+        p.decode(bytes([p.FrameType.SYNC_UUID, 1, 65]) + bytes(15))
+
+
 # -- the send queue packs what waits --------------------------------------------------------
 
 
@@ -169,6 +202,8 @@ async def test_a_first_download_comes_in_bounded_batches(engine: Any) -> None:
         assert isinstance(frames_in[0], p.Welcome) and frames_in[0].version == 2
         synced = [f.doc for f in frames_in if isinstance(f, p.Sync)]
         assert sorted(synced) == sorted(docs)
+        parts = [x for m in messages for x in p.split(m)]
+        assert sum(x[0] == p.FrameType.SYNC_UUID for x in parts) == len(docs)
         batches = [m for m in messages if m[0] == p.FrameType.BATCH]
         assert len(messages) < 30, len(messages)
         assert all(len(p.split(m)) <= 100 for m in batches)
