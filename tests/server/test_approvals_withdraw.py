@@ -105,11 +105,21 @@ async def test_a_decision_without_opening_first_still_closes_the_withdraw(
     team = live_server.team
     director = await add_director(live_server)
     e = samples.new_id("expense")
-    await submit_offline(live_server, "rep1", e, "expense",
-                         expense(team.rep1.id, amount_fen=DEFAULT_THRESHOLD_FEN + 100))
+    dev = await submit_offline(live_server, "rep1", e, "expense",
+                               expense(team.rep1.id, amount_fen=DEFAULT_THRESHOLD_FEN + 100))
     assert (await decide(live_server, "manager", e, "approve")).status_code == 200
     assert await _withdraw(live_server, "rep1", e) == (409, "approval.opened")
-    assert (await record(live_server, e))["approvers"][1] == director
+    # the phone's withdraw between the steps, before the second approver opened it: refused
+    # (the old rule cleared `opened_at` at each step and let this one through)
+    async with online(live_server, dev, "rep1"):
+        await dev.wait_for(lambda: dev.read(e).get("approval_step") == 1)
+        update_fields(dev.doc(e), "expense", {"approval_status": "withdrawn"})
+        await dev.wait_flushed()
+        err = dev.errors[-1]
+        assert (err.doc, err.rule) == (e, "approval.opened")
+    rec = await record(live_server, e)
+    assert rec["approvers"][1] == director and rec["approval_status"] == "submitted"
+    assert [s["action"] for s in rec["approval_log"]] == ["submit", "approve"]
 
 
 @pytest.mark.asyncio
@@ -133,3 +143,34 @@ async def test_people_are_the_callers_chain_team_and_admins(live_server: LiveSer
     assert set(await people("admin")) >= {team.rep1.id, team.rep2.id, team.other_manager.id}
     async with httpx.AsyncClient(base_url=live_server.url) as anon:
         assert (await anon.get("/api/people")).status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_a_bad_decision_body_is_refused_naming_the_field(live_server: LiveServer) -> None:
+    team = live_server.team
+    e = samples.new_id("expense")
+    await submit_offline(live_server, "rep1", e, "expense", expense(team.rep1.id))
+    bad: list[tuple[object, str]] = [
+        ({"action": "approve", "comment": 12}, "comment"),
+        ({"action": "approve", "comment": "x" * 2001}, "comment"),
+        ({"action": "approve", "step": True}, "step"),
+        ({"action": "approve", "step": "0"}, "step"),
+        ({"action": "approve", "device": "d" * 201}, "device"),
+        ({"action": "approved"}, "action"),
+    ]
+    async with http(live_server, "manager") as api:
+        for body, field in bad:
+            r = await api.post(f"/api/approvals/{e}/decide", json=body)
+            assert r.status_code == 400, (body, r.text)
+            assert r.json()["error"]["field"] == field, (body, r.text)
+        r = await api.post(f"/api/approvals/{e}/decide", json=["approve"])
+        assert r.status_code == 400, r.text
+        r = await api.post(f"/api/approvals/{e}/decide", content=b"{not json",
+                           headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        r = await api.post("/api/approvals/customer:00000000-0000-4000-8000-000000000000/decide",
+                           json={"action": "approve"})
+        assert r.status_code == 404, r.text
+    rec = await record(live_server, e)
+    assert rec["approval_status"] == "submitted"  # nothing decided, nothing lost
+    assert [s["action"] for s in rec["approval_log"]] == ["submit"]
