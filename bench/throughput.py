@@ -121,7 +121,7 @@ def drive(
             on_start()
         busy0, all0 = h.machine_busy()
         go.set()
-        out = []
+        out: list[dict[str, Any]] = []
         while len(out) < len(procs):
             out.append(results.get(timeout=max(1.0, deadline - time.monotonic())))
         busy1, all1 = h.machine_busy()
