@@ -122,6 +122,8 @@ class Approvals:
     async def set_threshold(self, principal: Principal, fen: object) -> None:
         if principal.role != "admin":
             raise Forbidden("only an admin sets the approval threshold")
+        if isinstance(fen, float) and fen.is_integer():
+            fen = int(fen)  # JSON's 127.0 is the integer 127 (as JSON Schema reads it)
         if isinstance(fen, bool) or not isinstance(fen, int) or not 0 <= fen <= MAX_EXPENSE_FEN:
             raise BadRequest(f"{THRESHOLD} is a whole number of fen from 0 to {MAX_EXPENSE_FEN}",
                              field=THRESHOLD)

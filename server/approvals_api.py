@@ -61,6 +61,8 @@ async def decide_(request: Request) -> Response:
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
         raise BadRequest(f"comment is a string of at most {MAX_COMMENT} characters",
                          field="comment")
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)  # JSON's 1.0 is the integer 1 (as JSON Schema reads it)
     if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
         raise BadRequest("step is the approval_step the decision is for", field="step")
     decision = await decide(services_of(request), doc_id, principal, action, comment,

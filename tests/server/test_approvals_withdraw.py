@@ -174,3 +174,14 @@ async def test_a_bad_decision_body_is_refused_naming_the_field(live_server: Live
     rec = await record(live_server, e)
     assert rec["approval_status"] == "submitted"  # nothing decided, nothing lost
     assert [s["action"] for s in rec["approval_log"]] == ["submit"]
+    async with http(live_server, "manager") as api:  # JSON's 0.0 is the integer 0
+        r = await api.post(f"/api/approvals/{e}/decide", json={"action": "approve", "step": 0.0})
+        assert r.status_code == 200, r.text
+    async with http(live_server, "admin") as api:
+        r = await api.put("/api/approvals/settings", json={"expense_second_approval_fen": 127.0})
+        assert r.status_code == 200 and r.json()["expense_second_approval_fen"] == 127, r.text
+        r = await api.put("/api/approvals/settings", json={"expense_second_approval_fen": 12.5})
+        assert r.status_code == 400, r.text
+        r = await api.put("/api/approvals/settings",
+                          json={"expense_second_approval_fen": DEFAULT_THRESHOLD_FEN})
+        assert r.status_code == 200, r.text
