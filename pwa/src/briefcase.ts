@@ -145,12 +145,14 @@ export class Briefcase {
   }
 
   private async loadInBackground(): Promise<void> {
-    let after: string | undefined;
+    // The next read is asked for before this one is handled: IndexedDB fetches it meanwhile.
+    let next = this.store.page<StoredDoc>("docs", undefined, LOAD_CHUNK);
     for (;;) {
-      const docs = await this.store.page<StoredDoc>("docs", after, LOAD_CHUNK);
+      const docs = await next;
+      const more = docs.length === LOAD_CHUNK;
+      if (more) next = this.store.page<StoredDoc>("docs", docs[docs.length - 1].id, LOAD_CHUNK);
       this.take(docs, true);
-      if (docs.length < LOAD_CHUNK) break;
-      after = docs[docs.length - 1].id;
+      if (!more) break;
       await yieldToMain();
     }
     this.isLoaded = true;

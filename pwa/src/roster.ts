@@ -144,7 +144,23 @@ export class Roster {
   indexOf(id: string): number {
     this.list();
     const info = this.placed.get(id);
-    return info ? this.find(this.order, info) : -1;
+    return info ? this.placeOf(this.order, info) : -1;
+  }
+
+  /** Each listed id's index in `order`, made when first asked after the order last moved
+   *  (replacing a row in place keeps it): while a reopened briefcase is read, each record
+   *  finds its stand-in's row by one lookup, not by a binary search of collator compares. */
+  private pos: Map<string, number> | null = null;
+
+  /** The index of `info` in `order` (this.order, or a copy with the same places), or -1. */
+  private placeOf(order: readonly DocInfo[], info: DocInfo): number {
+    if (!this.pos) {
+      const pos = new Map<string, number>();
+      this.order.forEach((x, i) => pos.set(x.id, i));
+      this.pos = pos;
+    }
+    const k = this.pos.get(info.id);
+    return k !== undefined && order[k]?.id === info.id ? k : this.find(order, info);
   }
 
   /** The index of `info` in `order` (sorted by it), or -1. */
@@ -199,6 +215,7 @@ export class Roster {
       if (all.length) this.saveSoon(); // the next opening starts from it
     }
     this.order = all;
+    this.pos = null;
     this.placed = new Map(all.map((i) => [i.id, i]));
     this.built = true;
     this.version += 1;
@@ -296,7 +313,7 @@ export class Roster {
       if (was && listed(now) && now.record === was.record) continue;
       if (was && listed(now) && nameOf(now) === nameOf(was)) {
         // Same place: only the card's content changed.
-        const k = this.find(order, was);
+        const k = this.placeOf(order, was);
         if (k >= 0) {
           if (!copied) order = order.slice();
           copied = true;
@@ -335,6 +352,7 @@ export class Roster {
     for (const x of added) this.placed.set(x.id, x);
     for (const id of removed) this.standIns.delete(id);
     this.order = out;
+    this.pos = null;
     this.version += 1;
     this.saveSoon();
   }

@@ -357,7 +357,11 @@ function snapshotRows(s: Snapshot): Record<string, Rows> {
 /** The Today tab's badge: the snapshot's count while a big briefcase is read. */
 export function todayCount(): number {
   const a = app!;
-  if (!a.briefcase.isLoaded && snapshot && snapshot.day === todayCST()) return snapshot.total;
+  if (!a.briefcase.isLoaded) {
+    // Not computed from part of a big briefcase: each redraw while it is read would compute
+    // Today again over tens of thousands of records (the badge is on every screen).
+    return snapshot && snapshot.user === a.api.session?.user.id && snapshot.day === todayCST() ? snapshot.total : 0;
+  }
   return today()?.total ?? 0;
 }
 
@@ -372,7 +376,7 @@ const SECTIONS: Array<[string, keyof TodayList, Parameters<typeof t>[0]]> = [
 export function Today() {
   const a = app!;
   const loaded = a.briefcase.isLoaded;
-  let list = loaded ? today() : null;
+  const list = loaded ? today() : null;
   let sections: Record<string, Rows> | null = null;
   let total: number | null = null;
   const fromList = (l: TodayList) => Object.fromEntries(SECTIONS.map(([id, key]) => [id, rowsOf(l[key] as TodayItem[])]));
@@ -386,14 +390,9 @@ export function Today() {
     if (s && s.user === a.api.session?.user.id && s.day === todayCST()) {
       sections = snapshotRows(s);
       total = s.total;
-    } else if (!snapshot) {
-      // No snapshot: what the records read so far show.
-      list = today();
-      if (list) {
-        sections = fromList(list);
-        total = list.total;
-      }
     }
+    // No snapshot of today's: "loading" until every record is read (Today computed over part
+    // of a big briefcase at each redraw would hold the main thread).
   }
   const date = new Date().toLocaleDateString(getLang() === "zh" ? "zh-CN" : "en-GB", { month: "long", day: "numeric", weekday: "long" });
   return (
