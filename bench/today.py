@@ -171,7 +171,7 @@ def measure(data: Path, expect: int, reopens: int, root: Path | None = None,
             # rows let a big briefcase be read in the background), Today drawn and saved.
             page.evaluate("location.hash = '#/customers'")
             page.wait_for_selector("#customer-list a[data-doc]")
-            page.wait_for_function("async () => typeof (await window.waiqin.store.meta("
+            page.wait_for_function("async () => (await window.waiqin.store.meta("
                                    "'listRows')) !== undefined", polling=500)
             page.evaluate("location.hash = '#/'")
             page.wait_for_function("async () => (await window.waiqin.store.meta('todayRows'))"
