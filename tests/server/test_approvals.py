@@ -19,7 +19,7 @@ from server.tables import approval_claims
 from sync.client import SyncClient
 from tests.conftest import PASSWORD, LiveServer
 from tests.factories import new_customer
-from tests.server.test_records import http, online, settle
+from tests.server.phones import http, online, settle
 
 
 def expense(author: str, **over: Any) -> dict[str, Any]:

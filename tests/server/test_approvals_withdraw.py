@@ -11,8 +11,8 @@ from schema import samples
 from schema.ydoc import update_fields
 from server.approvals import DEFAULT_THRESHOLD_FEN
 from tests.conftest import LiveServer
+from tests.server.phones import http, online, settle
 from tests.server.test_approvals import add_director, decide, error, expense, record, submit_offline
-from tests.server.test_records import http, online, settle
 
 
 async def _withdraw(server: LiveServer, login: str, doc_id: str) -> tuple[int, str]:
