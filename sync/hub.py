@@ -252,6 +252,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         futs = {d: loop.create_future() for d in kinds}
         self._loading.update(futs)
+        loaded: dict[str, LiveDoc] = {}  # nothing, if the load fails: every doc is let go
         try:
             loaded = await self._load_many(kinds)
         except BaseException as e:
