@@ -110,7 +110,12 @@ export class Briefcase {
 
   private constructor(readonly store: Store) {}
 
-  static async open(store: Store): Promise<Briefcase> {
+  /**
+   * Open the stored briefcase. A big one is read in the background once `begin` resolves
+   * (the app passes "started and painted": reads begun earlier would hold up the start's
+   * own IndexedDB requests and its first paint).
+   */
+  static async open(store: Store, begin: Promise<void> = afterPaint()): Promise<Briefcase> {
     const b = new Briefcase(store);
     const [outbox, count, rows] = await Promise.all([
       store.all<OutboxEntry>("outbox"),
@@ -129,7 +134,7 @@ export class Briefcase {
       // The app paints from the saved snapshots (list rows, Today's rows and counts) first;
       // the records are read after that, a chunk at a time.
       b.listRows = rows;
-      b.loaded = afterPaint().then(() => b.loadInBackground());
+      b.loaded = begin.then(() => b.loadInBackground());
     }
     return b;
   }

@@ -2,7 +2,7 @@
 // client, photo queue, duplicate lookup. Screens read them from `app`.
 import * as Y from "yjs";
 import { Api } from "./api";
-import { Briefcase } from "./briefcase";
+import { afterPaint, Briefcase } from "./briefcase";
 import { Duplicates } from "./dup";
 import { useDuties, type Duties } from "./duties";
 import { PhotoQueue } from "./photos";
@@ -54,7 +54,10 @@ export async function start(store: Store, api: Api): Promise<App> {
   if (!(schema as { duties?: Duties }).duties) schema = (await buildSchema()) ?? schema;
   useDuties((schema as { duties?: Duties }).duties);
   // The briefcase and Today's saved rows are read together: the first paint shows those rows.
-  const [briefcase] = await Promise.all([Briefcase.open(store), loadTodaySnapshot(store)]);
+  // A big briefcase's records are read once the app has started and painted (below).
+  let started: () => void = () => {};
+  const begin = new Promise<void>((r) => (started = r)).then(() => afterPaint());
+  const [briefcase] = await Promise.all([Briefcase.open(store, begin), loadTodaySnapshot(store)]);
   const photos = new PhotoQueue(store, api, {
     // A photo's bytes may leave the device only once its record is on the server too.
     settled: (doc) => briefcase.has(doc) && !briefcase.outbox.some((e) => e.doc === doc),
@@ -98,6 +101,7 @@ export async function start(store: Store, api: Api): Promise<App> {
   void askPersist(a);
   sync.kick();
   photos.kick();
+  started(); // the caller draws the app right after this returns; the read waits for its paint
   return a;
 }
 
