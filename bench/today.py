@@ -140,6 +140,16 @@ COMPUTE = """() => {
 }"""
 
 
+def _wait_stored(page: Any, key: str) -> None:
+    """Until the app has saved `key` in its meta store (wait_for_function would take the
+    promise an async predicate returns for a yes)."""
+    deadline = time.monotonic() + 120
+    while page.evaluate("async (k) => (await window.waiqin.store.meta(k)) === undefined", key):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the app did not save {key} in 120 s")
+        page.wait_for_timeout(200)
+
+
 def measure(data: Path, expect: int, reopens: int, root: Path | None = None,
             app: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
@@ -171,11 +181,9 @@ def measure(data: Path, expect: int, reopens: int, root: Path | None = None,
             # rows let a big briefcase be read in the background), Today drawn and saved.
             page.evaluate("location.hash = '#/customers'")
             page.wait_for_selector("#customer-list a[data-doc]")
-            page.wait_for_function("async () => (await window.waiqin.store.meta("
-                                   "'listRows')) !== undefined", polling=500)
+            _wait_stored(page, "listRows")
             page.evaluate("location.hash = '#/'")
-            page.wait_for_function("async () => (await window.waiqin.store.meta('todayRows'))"
-                                   " !== undefined", polling=500)
+            _wait_stored(page, "todayRows")
             for mode in ("online", "offline"):
                 ctx.set_offline(mode == "offline")
                 rows, loaded, ready = [], [], []
