@@ -51,8 +51,12 @@ async def test_two_instances_fan_out_to_each_other(live_server: LiveServer, conf
                 update_fields(boss.doc(d), "customer", {"region": f"区{i}"})
             await rep.wait_flushed()
             await boss.wait_flushed()
-            for d in docs:
-                await rep.wait_for(lambda d=d: rep.read(d) == boss.read(d))
+            # each phone waits on its own changes for the other's edits (a wait on one
+            # phone's changes for a condition on both missed the other's last update)
+            for i, d in enumerate(docs):
+                await rep.wait_for(lambda d=d, i=i: rep.read(d).get("region") == f"区{i}")
+                await boss.wait_for(lambda d=d, i=i: boss.read(d).get("postcode") == f"10000{i}")
+                assert rep.read(d) == boss.read(d)
         # the manager's phone, last on B, misses changes made on A while away, then
         # reconnects to A with its cursor: it gets exactly what it lacks
         async with rep.connect(f"{a_ws}/sync", live_server.tokens["rep1"]):
