@@ -101,7 +101,7 @@ class Duplicates:
         self.index_secret = hmac.new(secret, b"waiqin duplicate index", hashlib.sha256).digest()
         self.directory = Directory(self.engine, head=lambda: hub.log.head)
         self.finder = CandidateFinder(self.directory, resolve=self.check,
-                                      head=lambda: hub.log.head)
+                                      head=lambda: hub.log.head, writer=hub.log.write)
         self._lock = asyncio.Lock()  # one resolution or merge at a time in this process
         self._checking: set[str] = set()
 

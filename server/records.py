@@ -343,15 +343,9 @@ class ServerEdits:
         async with self._code_lock:
             if (self._codes if when_empty else len(self._codes) >= CODE_BLOCK // 2):
                 return  # reserved meanwhile
-            async with self.hub.log.engine.begin() as conn:
-                await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
-                res = await conn.execute(
-                    update(t.counters)
-                    .where(t.counters.c.name == CODE_COUNTER)
-                    .values(value=t.counters.c.value + CODE_BLOCK)
-                    .returning(t.counters.c.value)
-                )
-                top = int(res.scalar_one())
+            # In the log's next group commit (its one writer), not a transaction beside it;
+            # the counter row keeps codes unique across processes and instances.
+            top = int(await self.hub.log.write(_reserve_code_block))
             # handed out lowest first: the codes left of the last block go before these
             self._codes = list(range(top, top - CODE_BLOCK, -1)) + self._codes
 
@@ -361,6 +355,18 @@ class ServerEdits:
         for doc_id, kind in children:
             await self.touch(doc_id, kind)
         return len(children)
+
+
+async def _reserve_code_block(conn: AsyncConnection) -> int:
+    """Moves the code counter on by a block; returns the block's highest number."""
+    await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
+    res = await conn.execute(
+        update(t.counters)
+        .where(t.counters.c.name == CODE_COUNTER)
+        .values(value=t.counters.c.value + CODE_BLOCK)
+        .returning(t.counters.c.value)
+    )
+    return int(res.scalar_one())
 
 
 async def children_of(engine: Any, customer_id: str) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.fuzz import ratio
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import tables as st
 from schema.names import SIMILAR_THRESHOLD, normalize_name, normalize_phone
@@ -350,6 +350,8 @@ class CandidateFinder:
         self, directory: Directory, *, resolve: Callable[[str], Awaitable[object]],
         head: Callable[[], int] | None = None, batch: int = _BATCH, cap: int = CAP,
         linger: float = LINGER,
+        writer: Callable[[Callable[[AsyncConnection], Awaitable[object]]],
+                         Awaitable[object]] | None = None,
     ) -> None:
         self.directory = directory
         self.engine = directory.engine
@@ -362,6 +364,9 @@ class CandidateFinder:
         self.batch = batch
         self.cap = cap
         self.linger = linger
+        # Where a batch's pairs are written: the log's writer (`sync.log.Log.write`, its
+        # group commit) in the server; a transaction of its own when none is given.
+        self.writer = writer
         self.cursor = 0
         self.examined_count = 0  # customers examined by this process (for logs and benches)
         self._examined: dict[str, tuple[str, str, str, str]] = {}  # doc -> what was examined
@@ -482,7 +487,8 @@ class CandidateFinder:
     async def _write(self, pairs: dict[tuple[str, str], tuple[str, float]], last: int) -> None:
         """A batch's pairs and the cursor past it, in one transaction."""
         at = now_ms()
-        async with self.engine.begin() as conn:
+
+        async def write(conn: AsyncConnection) -> None:
             # An existing pair is left as it is: open, merged or dismissed by someone.
             await upsert(conn, tt.duplicate_candidates, [
                 {"doc_a": a, "doc_b": b, "reason": reason, "score": score, "created_at": at,
@@ -491,3 +497,9 @@ class CandidateFinder:
             ], ["doc_a", "doc_b"])
             await conn.execute(update(t.counters).where(
                 t.counters.c.name == EXAMINED, t.counters.c.value < last).values(value=last))
+
+        if self.writer is not None:
+            await self.writer(write)
+            return
+        async with self.engine.begin() as conn:
+            await write(conn)

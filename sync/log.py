@@ -137,7 +137,21 @@ class Contact:
     clock: int = 0
 
 
-Item = Append | Refusal | Contact
+@dataclass(slots=True, eq=False)
+class Write:
+    """A write of the server's own (a block of customer codes, likely-duplicate pairs) that
+    the log's one writer does in its next group commit (`Log.write`), instead of a
+    transaction of its own beside it contending for the database's write lock."""
+
+    run: Callable[[AsyncConnection], Awaitable[Any]]
+    result: Any = None
+    error: BaseException | None = None  # set when it failed on its own (see `_commit`)
+    user_id: str = ""
+    device_id: str = ""
+    clock: int = 0
+
+
+Item = Append | Refusal | Contact | Write
 CommitHook = Callable[[AsyncConnection, list[Append]], Awaitable[None]]
 DispatchHook = Callable[[list[Append]], None]
 
@@ -258,6 +272,8 @@ class Log:
             raise RuntimeError("the log writer is not running")
         fut: asyncio.Future[Item] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Queued(item, fut))
+        if isinstance(item, Write):
+            return fut  # no device's: nothing waits for it in device_settled
         key = (item.user_id, item.device_id)
         self._device_tail[key] = fut
 
@@ -272,6 +288,14 @@ class Log:
             del self._device_tail[key]
         if not fut.cancelled():
             fut.exception()  # mark retrieved; submitters handle it
+
+    async def write(self, run: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        """Run `run(conn)` in the next group commit (the one writer's transaction); returns
+        its result once committed. A failure of its own fails only it: the batch is then
+        committed without it, and it alone after."""
+        item = Write(run)
+        await asyncio.shield(self.submit(item))
+        return item.result
 
     async def device_settled(self, user_id: str, device_id: str) -> bool:
         """Wait until everything this device submitted so far is committed (or failed);
@@ -302,7 +326,11 @@ class Log:
             # rules run (one loop turn lets the ack pumps take their results). Their
             # CURSOR stays at the head dispatched so far, which is never ahead of it.
             for q in batch:
-                if not q.future.done():
+                if q.future.done():
+                    continue
+                if isinstance(q.item, Write) and q.item.error is not None:
+                    q.future.set_exception(q.item.error)
+                else:
                     q.future.set_result(q.item)
             if appended:
                 await asyncio.sleep(0)
@@ -453,6 +481,28 @@ class Log:
         return out
 
     async def _commit(self, items: list[Item]) -> list[Append]:
+        try:
+            return await self._commit_once(items)
+        except Exception:
+            writes = [i for i in items if isinstance(i, Write)]
+            if not writes:
+                raise
+            # One of the server's own writes may be what failed: the devices' items are not
+            # to fail with it. Commit them alone (their failure fails them, as always), then
+            # each write in a transaction of its own.
+            log.warning("a group commit with %s server writes failed; committing them apart",
+                        len(writes), exc_info=True)
+            self._inflight = None
+            rest: list[Item] = [i for i in items if not isinstance(i, Write)]
+            appended = await self._commit_once(rest) if rest else []
+            for w in writes:
+                try:
+                    await self._commit_once([w])
+                except Exception as e:  # noqa: BLE001 - reported to its submitter
+                    w.error = e
+            return appended
+
+    async def _commit_once(self, items: list[Item]) -> list[Append]:
         appends = [i for i in items if isinstance(i, Append)]
         refusals = [i for i in items if isinstance(i, Refusal)]
         now = now_ms()
@@ -553,6 +603,9 @@ class Log:
         await self._write_devices(conn, items, now)
         if appends and self.on_commit is not None:
             await self.on_commit(conn, appends)
+        for w in items:
+            if isinstance(w, Write):
+                w.result = await w.run(conn)
         if appends and self.notify_channel and conn.dialect.name == "postgresql":
             # Delivered at commit, in commit order, to every other instance listening.
             await conn.execute(select(func.pg_notify(self.notify_channel, str(appends[-1].seq))))
@@ -629,8 +682,12 @@ class Log:
     async def _write_devices(self, conn: AsyncConnection, items: list[Item], now: int) -> None:
         clocks: dict[tuple[str, str], int] = {}
         for i in items:
+            if isinstance(i, Write):
+                continue
             key = (i.user_id, i.device_id)
             clocks[key] = max(clocks.get(key, 0), i.clock)
+        if not clocks:
+            return
         await conn.execute(
             update(t.devices)
             .where(
