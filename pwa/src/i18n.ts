@@ -130,6 +130,10 @@ const STRINGS = {
   waiting: ["等待重连", "Reconnecting soon"],
   needs_login: ["需要登录", "Log in needed"],
   stopped: ["已停止", "Stopped"],
+  needs_update: [
+    "应用版本过旧,暂停同步:正在获取新版本,请重新打开应用",
+    "This app is too old for the server: fetching the new version, then reopen the app",
+  ],
   unsent: ["未同步 {n}", "{n} unsent"],
   unsent_photos: ["照片 {n}", "{n} photos"],
   refused_n: ["被拒 {n}", "{n} refused"],

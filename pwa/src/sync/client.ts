@@ -196,7 +196,14 @@ export class SyncClient {
       return;
     }
     if (code === CloseCode.BAD_VERSION) {
+      // The server speaks a newer protocol: this build cannot sync until the new one is
+      // installed. Ask the service worker to fetch it now (the bar then says to reopen the
+      // app); the outbox waits in IndexedDB for the new version to send it.
       this.set({ state: "stopped" });
+      void navigator.serviceWorker
+        ?.getRegistration()
+        .then((reg) => reg?.update())
+        .catch((e) => console.warn("checking for a new version failed", e));
       return;
     }
     if (!navigator.onLine) {

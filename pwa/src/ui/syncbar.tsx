@@ -2,7 +2,7 @@
 // every photo with its record, caption and upload state.
 import { app, appChanged } from "../state";
 import { fmtAgo, fmtTime, getLang, t } from "../i18n";
-import { docKind } from "../protocol";
+import { CloseCode, docKind } from "../protocol";
 import { str, type Values } from "../records";
 import { icons } from "./icons";
 
@@ -41,6 +41,7 @@ export function stateText(): { text: string; cls: string } {
     case "login":
       return { text: t("needs_login"), cls: "warn" };
     default:
+      if (s.closeCode === CloseCode.BAD_VERSION) return { text: t("needs_update"), cls: "warn" };
       return { text: t("stopped"), cls: "warn" };
   }
 }
