@@ -694,6 +694,18 @@ def related_ids(kind: str, after: Mapping[str, Any]) -> set[str]:
     return {v for n in names if isinstance(v := after.get(n), str) and doc_kind(v) is not None}
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down: True == 1.0 in Python, but a phone that
+    turns a checkbox into a number has changed the field."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def validate(
     kind: str,
     before: Mapping[str, Any] | None,
@@ -720,11 +732,11 @@ def validate(
     if not whole and before is not None and (before.get("submitted_at") is not None) == submitted:
         # The fields the change left alone passed when `before` was accepted; only what
         # changed is checked again (submitting, or taking it back, changes what is required).
-        fields = tuple(f for f in k.fields if before.get(f.name) != after.get(f.name))
+        fields = tuple(f for f in k.fields if not _same(before.get(f.name), after.get(f.name)))
         declared = {f.name for f in k.fields}
         out = [_unknown(key, k.name) for key in sorted(after)
                if key not in declared and after[key] is not None
-               and before.get(key) != after[key]]
+               and not _same(before.get(key), after[key])]
         out.extend(_check_fields(k, fields, {f.name: after.get(f.name) for f in fields
                                              if f.name in after}, "", submitted))
     else:

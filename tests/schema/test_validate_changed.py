@@ -80,6 +80,17 @@ def test_checking_what_changed_equals_checking_everything(
     assert sorted(map(_key, changed)) == sorted(map(_key, everything))
 
 
+def test_a_value_equal_in_python_but_of_another_type_is_a_change() -> None:
+    """True == 1.0 == 1 in Python: found by the property test in CI."""
+    before = samples.progress(count_as_contact=True)
+    rep = Actor(USER, "rep")
+    assert validate("progress", None, before, rep, {}, whole=True) == []
+    for odd in (1, 1.0):
+        after = dict(before, count_as_contact=odd)
+        assert [(v.field, v.rule) for v in validate("progress", before, after, rep, {})] == [
+            ("count_as_contact", "type")]
+
+
 def test_an_unchanged_field_is_not_checked_again() -> None:
     """The point of it: a field that broke a rule added after it was accepted does not block an
     edit of another field; checking everything would."""
