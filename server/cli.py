@@ -7,14 +7,17 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .accounts import Accounts
 from .config import Config
 from .db import make_engine, migrate
 from .errors import HTTPError, WaiqinError
 
+T = TypeVar("T")
+DRAIN_SECONDS = 2.0  # how long a command waits, at its end, for the tasks its work left
 DEMO_PASSWORD = "waiqin-demo"
 DEMO_TEAM = (
     # login, role, manager, display name. The names are what a Chinese team's screens show,
@@ -192,7 +195,19 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"\n{prog.created} customers created", flush=True)
             return 0
 
-    return asyncio.run(run())
+    return asyncio.run(_drained(run()))
+
+
+async def _drained(main: Coroutine[Any, Any, T]) -> T:
+    """`main`, then the tasks it left (the server's own edits still running when its
+    lifespan ended) are waited for, not cancelled: asyncio.run cancels what is left, and a
+    task cancelled while aiosqlite closes its connection never ends (the command hung)."""
+    try:
+        return await main
+    finally:
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        if left:
+            await asyncio.wait(left, timeout=DRAIN_SECONDS)
 
 
 def parser() -> argparse.ArgumentParser:
