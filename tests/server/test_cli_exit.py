@@ -19,7 +19,7 @@ from server.cli import main
 
 db = ["--database", sys.argv[1], "--data", sys.argv[2]]
 server.app.SETTLE_ON_EXIT = 0.0  # the lifespan leaves every edit it finds running
-for _ in range(5):  # refused (no --as): starts the services and stops them at once
+for _ in range(15):  # refused (no --as): starts the services and stops them at once
     assert main(["import", sys.argv[3], *db]) == 2
 print("exited")
 """
