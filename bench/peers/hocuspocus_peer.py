@@ -43,6 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from bench import harness as h
+from sync.protocol import Reader, write_bytes
 
 HERE = Path(__file__).resolve().parent / "hocuspocus"
 DEFAULT_DEBOUNCE = 2000  # ms, Hocuspocus's default (maxDebounce 10,000)
@@ -89,48 +90,19 @@ def version() -> str:
     return str(json.loads(pkg.read_text())["version"])
 
 
-# -- lib0 encoding ------------------------------------------------------------------------
-
-
-def var_uint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def var_bytes(b: bytes) -> bytes:
-    return var_uint(len(b)) + b
-
-
-def read_uint(data: bytes, pos: int) -> tuple[int, int]:
-    n = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            return n, pos
-        shift += 7
-
-
-def read_str(data: bytes, pos: int) -> tuple[str, int]:
-    n, pos = read_uint(data, pos)
-    return data[pos : pos + n].decode(), pos + n
+# -- Hocuspocus messages (lib0, from sync.protocol) ------------------------------------
 
 
 def auth_message(doc: str, token: str) -> bytes:
-    return var_bytes(doc.encode()) + bytes([AUTH, 0]) + var_bytes(token.encode())
+    return write_bytes(doc.encode()) + bytes([AUTH, 0]) + write_bytes(token.encode())
 
 
 def sync_step1(doc: str) -> bytes:
-    return var_bytes(doc.encode()) + bytes([SYNC, STEP1]) + var_bytes(b"\x00")  # empty SV
+    return write_bytes(doc.encode()) + bytes([SYNC, STEP1]) + write_bytes(b"\x00")  # empty SV
 
 
 def update_message(doc: str, update: bytes) -> bytes:
-    return var_bytes(doc.encode()) + bytes([SYNC, UPDATE]) + var_bytes(update)
+    return write_bytes(doc.encode()) + bytes([SYNC, UPDATE]) + write_bytes(update)
 
 
 # -- the devices --------------------------------------------------------------------------
@@ -171,14 +143,13 @@ def _device(
         while pending_auth or pending_sync:
             msg = await ws.recv()
             assert isinstance(msg, bytes)
-            doc, pos = read_str(msg, 0)
-            kind, pos = read_uint(msg, pos)
+            r = Reader(msg)
+            doc, kind = r.str(), r.uint()
             if kind == AUTH:
-                sub, pos = read_uint(msg, pos)
-                if sub != AUTHENTICATED:
-                    raise RuntimeError(f"{doc}: not authenticated ({msg[pos:]!r})")
+                if r.uint() != AUTHENTICATED:
+                    raise RuntimeError(f"{doc}: not authenticated ({msg[r.pos:]!r})")
                 pending_auth.discard(doc)
-            elif kind in (SYNC, 4) and msg[pos] == STEP2:  # 4: SyncReply
+            elif kind in (SYNC, 4) and msg[r.pos] == STEP2:  # 4: SyncReply
                 pending_sync.discard(doc)
         ready.put(idx)
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
@@ -205,15 +176,14 @@ def _device(
             async for msg in ws:
                 if not isinstance(msg, bytes):
                     continue
-                doc, pos = read_str(msg, 0)
-                kind, pos = read_uint(msg, pos)
+                r = Reader(msg)
+                doc, kind = r.str(), r.uint()
                 if stored and kind == STATELESS:
-                    text, _ = read_str(msg, pos)
+                    text = r.str()
                     if text.startswith("stored "):
                         ack(doc, int(text.split()[1]))
                 elif not stored and kind == SYNC_STATUS:
-                    ok, _ = read_uint(msg, pos)
-                    if not ok:
+                    if not r.uint():
                         raise RuntimeError(f"{doc}: update refused (SyncStatus false)")
                     ack(doc, acked[doc] + 1)
 
