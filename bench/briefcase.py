@@ -25,7 +25,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema.names import canonical_name
@@ -38,17 +38,17 @@ from server.db import make_engine, migrate
 from server.duplicates import Duplicates
 from server.history import record_history
 from server.records import (
-    CODE_COUNTER,
     SERVER_DEVICE,
     RecordPolicy,
     SchemaRules,
     ServerEdits,
     format_code,
     project_appends,
+    reserve_codes,
 )
 from sync import tables as t
 from sync.hub import Hub
-from sync.log import Append, Log, NewDoc, now_ms, upsert
+from sync.log import Append, Log, NewDoc, now_ms
 from sync.scope import SYSTEM, DocFacts, Principal
 
 log = logging.getLogger(__name__)
@@ -260,14 +260,7 @@ class Writer:
 async def _reserve_codes(engine: AsyncEngine, n: int) -> int:
     """Take `n` consecutive numbers of the customer-code counter; returns the first."""
     async with engine.begin() as conn:
-        await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
-        res = await conn.execute(
-            update(t.counters)
-            .where(t.counters.c.name == CODE_COUNTER)
-            .values(value=t.counters.c.value + n)
-            .returning(t.counters.c.value)
-        )
-        return int(res.scalar_one()) - n + 1
+        return await reserve_codes(conn, n) - n + 1
 
 
 def main(argv: list[str] | None = None) -> int:

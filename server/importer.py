@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from schema import tables as st
 from schema.kinds import CUSTOMER
@@ -39,7 +39,7 @@ from sync.scope import Principal
 from . import tables as tt
 from .accounts import audit
 from .errors import Unprocessable
-from .records import CODE_COUNTER, ServerEdits, format_code
+from .records import ServerEdits, format_code, reserve_codes
 
 log = logging.getLogger(__name__)
 
@@ -662,11 +662,7 @@ class Importer:
         """N customer codes from the server's counter in one transaction (the cards come
         complete: no follow-up edit per card for its code)."""
         async with self.engine.begin() as conn:
-            await upsert(conn, sync_t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
-            top = int((await conn.execute(
-                update(sync_t.counters).where(sync_t.counters.c.name == CODE_COUNTER)
-                .values(value=sync_t.counters.c.value + n)
-                .returning(sync_t.counters.c.value))).scalar_one())
+            top = await reserve_codes(conn, n)
         return [format_code(v) for v in range(top - n + 1, top + 1)]
 
 

@@ -357,16 +357,21 @@ class ServerEdits:
         return len(children)
 
 
-async def _reserve_code_block(conn: AsyncConnection) -> int:
-    """Moves the code counter on by a block; returns the block's highest number."""
+async def reserve_codes(conn: AsyncConnection, n: int) -> int:
+    """Moves the customer-code counter on by `n`; returns the highest number taken (the
+    numbers taken are the `n` up to it)."""
     await upsert(conn, t.counters, {"name": CODE_COUNTER, "value": 0}, ["name"])
     res = await conn.execute(
         update(t.counters)
         .where(t.counters.c.name == CODE_COUNTER)
-        .values(value=t.counters.c.value + CODE_BLOCK)
+        .values(value=t.counters.c.value + n)
         .returning(t.counters.c.value)
     )
     return int(res.scalar_one())
+
+
+async def _reserve_code_block(conn: AsyncConnection) -> int:
+    return await reserve_codes(conn, CODE_BLOCK)
 
 
 async def children_of(engine: Any, customer_id: str) -> list[tuple[str, str]]:
