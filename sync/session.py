@@ -83,6 +83,9 @@ class SyncSession:
         self._clock = 0
         self._contact_floor = 0
         self._registered = False
+        self._held: list[list[Delivery]] | None = None  # deliveries held during catch-up
+        self._held_count = 0
+        self.catch_up_rounds = 1
         self._closing: CloseWith | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.stats_received = 0
@@ -200,23 +203,35 @@ class SyncSession:
     # -- catch-up ---------------------------------------------------------------------------
 
     async def _catch_up(self, cursor: int, *, reset: bool) -> None:
+        """Send what changed after `cursor`, then follow live, in one read of the log.
+
+        The session subscribes first and holds what the hub delivers meanwhile; the range
+        it reads ends at the head of that moment, so the held deliveries start where the
+        range ends and go out after it. However many devices commit while this one waits
+        for a catch-up slot, it reads the log once (the old loop read it again until the
+        head stood still: rounds grew with the number of devices). Only if more arrives
+        meanwhile than the send queue holds is the hold dropped and another range read."""
         log_ = self.hub.log
         first = cursor == 0 or reset
         if reset:
             await self._send(p.ScopeLeave("*", "reset"))
             cursor = 0
+        self.hub.subscribe(self)
         while True:
+            # No await between these two: everything dispatched from here on is after `head`.
+            self._held, self._held_count = [], 0
             head = log_.head
             if head > cursor:
                 await self._send_range(cursor, head, first=first)
             cursor = head
             first = False
-            if log_.head == head:
-                # No await between the check and subscribing: nothing committed after
-                # `head` can be dispatched before this session is listening.
-                self.hub.subscribe(self)
-                self._registered = True
+            if self._held is not None:
                 break
+            self.catch_up_rounds += 1  # the hold overflowed; read again from `head`
+        held, self._held = self._held, None
+        self._registered = True
+        for items in held:
+            self.deliver(items)
         if reset:
             await log_.clear_reset(*self.device_key)
         await self._send(p.CaughtUp(cursor))
@@ -263,6 +278,15 @@ class SyncSession:
 
     def deliver(self, items: list[Delivery]) -> None:
         if self._closing is not None:
+            return
+        if not self._registered:
+            # Catching up: hold until the range is sent (see `_catch_up`); past the send
+            # queue's size drop the hold, and the catch-up reads the log again instead.
+            if self._held is not None:
+                self._held.append(items)
+                self._held_count += len(items)
+                if self._held_count > self.limits.queue_frames:
+                    self._held = None
             return
         for d in items:
             if not self._out.offer(*d.wire()):
