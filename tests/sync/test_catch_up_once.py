@@ -38,12 +38,6 @@ async def slots_held(h: Harness) -> AsyncIterator[None]:
             slots.release()
 
 
-async def until(condition: Any, timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def writes_while_waiting(
     h: Harness, limits: SessionLimits, n: int
 ) -> tuple[SyncClient, SyncSession, list[str]]:
@@ -56,11 +50,21 @@ async def writes_while_waiting(
         await writer.wait_flushed()
     during = [new_id() for _ in range(n)]
     async with h.online(writer, team.rep1):
+        subscribed = asyncio.Event()
+        subscribe = h.hub.subscribe
+
+        def noted(sub: Any) -> None:
+            subscribe(sub)
+            if sub.principal.user_id == team.manager.id:
+                subscribed.set()
+
+        h.hub.subscribe = noted  # type: ignore[method-assign]
         async with slots_held(h):
             transport, session = await h.transport_for(team.manager, limits)
             async with reader.attach(transport):
                 # subscribed, waiting for a slot: what the writer commits now is held
-                await until(lambda: session in h.hub.subscribers())
+                async with asyncio.timeout(10):
+                    await subscribed.wait()
                 for i, d in enumerate(during):
                     writer.set_fields(d, {"n": i + 1})
                 await writer.wait_flushed()
