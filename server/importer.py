@@ -47,6 +47,7 @@ MAX_COLUMNS = 60
 MAX_ROWS = 200_000
 HEADER_SEARCH = 20  # rows looked at for the header row
 BATCH = 500
+YIELD_EVERY = 50  # cards applied between two turns of the event loop
 IMPORT_DEVICE = "import"
 NAMESPACE = uuid.UUID("6f1d3c8e-3a52-5b1e-9c1a-7a0f4e2d9b61")
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -599,23 +600,28 @@ class Importer:
                         layout=plan.sheet.layout, rows=len(plan.rows), create=len(todo),
                         on_match=plan.on_match,
                         mapping={column_letter(i): t for i, t in plan.mapping.items()})
+        # Two batches in flight: the next batch's cards are built and validated while the
+        # last one commits and its follow-ups (the duplicate rule, the finder) run.
+        finishing: asyncio.Task[int] | None = None
         try:
             for start in range(0, len(todo), BATCH):
                 part = todo[start:start + BATCH]
-                prog.created += await self._batch(part, admin_id)
-                # The batch's follow-ups (the duplicate rule's check of each new card) finish
-                # before the next batch: progress counts finished work, and 100,000 pending
-                # checks never pile up in memory.
-                await self.edits.settle()
-                prog.done += len(part)
-                if on_progress is not None:
-                    res = on_progress(prog)
-                    if res is not None:
-                        await res
+                submitted = await self._submit(part, admin_id)
+                if finishing is not None:
+                    await self._finished(prog, finishing, BATCH, on_progress)
+                finishing = asyncio.get_running_loop().create_task(
+                    self._finish(submitted, admin_id))
+            if finishing is not None:
+                last, finishing = finishing, None
+                await self._finished(prog, last, len(todo) - prog.done, on_progress)
         except Exception as e:
             prog.error = str(e)
             raise
         finally:
+            if finishing is not None:  # a failed submit: the batch before it still commits
+                await asyncio.wait([finishing])
+                if not finishing.cancelled() and finishing.exception() is not None:
+                    log.error("an import batch failed", exc_info=finishing.exception())
             prog.finished = True
         async with self.engine.begin() as conn:
             await audit(conn, "import.done", user_id=admin_id, file=plan.sheet.filename,
@@ -624,11 +630,30 @@ class Importer:
                  prog.created)
         return prog
 
-    async def _batch(self, part: list[RowPlan], admin_id: str) -> int:
+    @staticmethod
+    async def _finished(prog: Progress, task: asyncio.Task[int], n: int,
+                        on_progress: Callable[[Progress], Awaitable[None] | None] | None,
+                        ) -> None:
+        prog.created += await task
+        prog.done += n
+        if on_progress is not None:
+            res = on_progress(prog)
+            if res is not None:
+                await res
+
+    async def _submit(self, part: list[RowPlan], admin_id: str,
+                      ) -> list[tuple[RowPlan, asyncio.Future[Any]]]:
+        """A batch's new cards applied by the hub (validated, queued for the next group
+        commit); returns each row's future of its commit."""
         await self.hub.preload(p.doc_id for p in part)
-        codes = await self._codes(len(part))
-        futures = []
-        for p, code in zip(part, codes, strict=True):
+        todo = []
+        for p in part:
+            live = self.hub.peek(p.doc_id) or await self.hub.open(p.doc_id, CUSTOMER.name)
+            if not live.exists:  # one created since the dry run (the same file twice) stays
+                todo.append(p)
+        codes = await self._codes(len(todo)) if todo else []
+        out = []
+        for n, (p, code) in enumerate(zip(todo, codes, strict=True)):
             record = dict(p.record, code=code)
             owner = record.get("owner")
             if not owner:
@@ -639,11 +664,21 @@ class Importer:
             # The server applies it, with the source owner as the doc's creator: the
             # duplicate rule hands a surviving card to its creator.
             author = Principal(record["created_by"], "system", None)
-            futures.append(await self.hub.apply(author, IMPORT_DEVICE, p.doc_id,
-                                                doc.get_update(), self.edits.next_clock()))
+            out.append((p, await self.hub.apply(author, IMPORT_DEVICE, p.doc_id,
+                                                doc.get_update(), self.edits.next_clock())))
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # the last batch's commit and others' requests go on
+        return out
+
+    async def _finish(self, submitted: list[tuple[RowPlan, asyncio.Future[Any]]],
+                      admin_id: str) -> int:
+        """Wait for a batch's commit, record it in the audit trail, and let its follow-ups
+        (the duplicate rule's check of each new card) finish: progress counts finished
+        work, and 100,000 pending checks never pile up in memory. Returns the cards
+        created."""
         created = 0
         rows = []
-        for p, fut in zip(part, futures, strict=True):
+        for p, fut in submitted:
             item = await fut
             if not isinstance(item, Append):
                 raise ImportRefused(f"row {p.row}: the server refused the card: "
@@ -651,12 +686,13 @@ class Importer:
             if item.new_doc is not None:
                 created += 1
             rows.append([p.row, p.doc_id, p.record.get("owner"), p.record["created_at"]])
-        async with self.engine.begin() as conn:
-            # The audit trail says whose the imported cards are and since when, and that an
-            # admin's import set it.
-            await audit(conn, "import.batch", user_id=admin_id, cards=rows)
+        if rows:
+            async with self.engine.begin() as conn:
+                # The audit trail says whose the imported cards are and since when, and
+                # that an admin's import set it.
+                await audit(conn, "import.batch", user_id=admin_id, cards=rows)
+        await self.edits.settle()
         return created
-
 
     async def _codes(self, n: int) -> list[str]:
         """N customer codes from the server's counter in one transaction (the cards come
