@@ -4,6 +4,7 @@ and column; idempotent re-runs; imported cards ranked by their source dates."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -14,7 +15,16 @@ from sqlalchemy import func, select
 from schema import tables as st
 from schema.ydoc import write_record
 from server import tables as tt
-from server.importer import Importer, ImportFileError, ImportRefused, Plan, parse_date, read_file
+from server.importer import (
+    Importer,
+    ImportFileError,
+    ImportRefused,
+    Plan,
+    _openpyxl_values,
+    _sheet_values,
+    parse_date,
+    read_file,
+)
 from sync import tables as sync_t
 from sync.client import SyncClient
 from tests.conftest import LiveServer
@@ -105,6 +115,32 @@ async def test_import_keeps_owner_and_date_and_a_rerun_changes_nothing(
     await settle(live_server)
     assert await log_length(live_server) == before
     assert len(await customers(live_server)) == 2
+
+
+@pytest.mark.asyncio
+async def test_batches_in_flight_and_a_plan_run_twice(live_server: LiveServer) -> None:
+    """Seven rows in batches of three (two batches in flight at a time): every card once,
+    with its own code, progress by finished batch; the same plan run again (its dry run
+    said "create") creates nothing, because the cards exist by then."""
+    team = live_server.team
+    rows = [HEADERS] + [[f"杭州第{i}号批次科技有限公司", f"0571-8{i:07d}", f"联系人{i}",
+                         f"1381234{i:04d}", "杭州", "rep1", "2019-03-01"] for i in range(7)]
+    plan = await dry_run(live_server, xlsx(rows))
+    assert [r.action for r in plan.rows] == ["create"] * 7
+    importer = Importer(live_server.services.edits)
+    seen: list[int] = []
+    prog = await importer.run(plan, team.admin.id, batch=3,
+                              on_progress=lambda p: seen.append(p.done))
+    await settle(live_server)
+    assert seen == [3, 6, 7] and prog.created == 7
+    cards = await customers(live_server)
+    assert sorted(cards) == sorted(r.doc_id for r in plan.rows)
+    assert len({r.code for r in cards.values()}) == 7 and all(r.code for r in cards.values())
+    before = await log_length(live_server)
+    assert (await importer.run(plan, team.admin.id, batch=3)).created == 0
+    await settle(live_server)
+    assert await log_length(live_server) == before
+    assert await customers(live_server) == cards
 
 
 @pytest.mark.asyncio
@@ -253,3 +289,56 @@ def test_the_command_dry_runs_imports_with_progress_and_reruns_as_unchanged(
     assert main(["import", str(bad), "--as", "admin", *db]) == 1
     out = capsys.readouterr().out
     assert "row 2, column B 电话" in out and "第 2 行,B 电话 列" in out
+
+
+def test_the_sheet_reader_gives_what_openpyxl_gives() -> None:
+    """The direct reader of the sheet's XML against openpyxl's own, on one workbook with
+    every kind of cell: shared and inline strings, rich text, numbers, dates and times,
+    booleans, a formula's cached value, gaps in rows and columns."""
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["客户名称", "电话", "金额", "创建时间", "有效"])
+    ws.append(["北京友好创达科技有限公司", 13812345678, 12.5, dt.date(2019, 3, 1), True])
+    ws.append(["上海金科", "021-63539330", -3, dt.datetime(2018, 5, 2, 9, 30), False])
+    ws["J5"] = "远处的一格"
+    ws["A7"] = CellRichText(["富", TextBlock(InlineFont(b=True), "文本"), "公司"])
+    ws["B7"] = 1e-05
+    ws["C7"] = dt.time(8, 15)
+    ws["D7"] = "=1+1"
+    ws["E7"] = ""
+    buf = io.BytesIO()
+    wb.save(buf)
+    streaming = io.BytesIO()
+    wo = openpyxl.Workbook(write_only=True)
+    wsw = wo.create_sheet()
+    wsw.append(["客户名称", "电话"])
+    wsw.append(["行内字符串公司", 42])
+    wo.save(streaming)
+
+    def trimmed(rows: list[list[Any]]) -> list[list[Any]]:
+        out = []
+        for r in rows:
+            r = list(r)
+            while r and r[-1] is None:
+                r.pop()
+            out.append(r)
+        while out and not out[-1]:
+            out.pop()
+        return out
+
+    for data in (buf.getvalue(), streaming.getvalue()):
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = book.worksheets[0]
+            direct = trimmed(_sheet_values(sheet))
+            assert direct == trimmed(_openpyxl_values(sheet))
+        finally:
+            book.close()
+    assert direct == [["客户名称", "电话"], ["行内字符串公司", 42]]
+    sheet = read_file("c.xlsx", buf.getvalue())
+    assert [n for n, _ in sheet.rows] == [2, 3, 5, 7]
+    assert sheet.rows[3][1][:2] == ["富文本公司", 1e-05]
