@@ -250,11 +250,16 @@ def run_one(n: int, cache: Path | None, root: Path | None = None,
             reopen: dict[str, list[float]] = {"online": [], "offline": []}
             read: dict[str, list[float]] = {"online": [], "offline": []}
             reopen_heap: list[int] = []
+            # Per reopen: the heap used just before the reload (the page left behind, whose
+            # garbage the renderer keeps a while) and the peak until every record is read.
+            reopen_each: list[tuple[float, float]] = []
             search_reopen: list[float | None] = []
             for mode in ("online", "offline"):
                 ctx.set_offline(mode == "offline")
                 for _ in range(3):
                     page.wait_for_timeout(1500)  # the list saves its snapshot 1 s after a change
+                    before = cdp.send("Runtime.getHeapUsage")["usedSize"]
+                    mark = len(reopen_heap)
                     page.reload()
                     page.wait_for_selector("#customer-list a[data-doc]")
                     page.wait_for_function("window.__probe.firstCard !== null")
@@ -271,10 +276,12 @@ def run_one(n: int, cache: Path | None, root: Path | None = None,
                             break
                         page.wait_for_timeout(50)
                     read[mode].append(page.evaluate("performance.now()"))
+                    reopen_each.append((before / 1e6, max(reopen_heap[mark:]) / 1e6))
             ctx.set_offline(False)
             out["reopen_ms"], out["read_ms"] = reopen, read
             out["search_reopen_ms"] = search_reopen
             out["heap_reopen_mb"] = max(reopen_heap) / 1e6
+            out["heap_reopen_each_mb"] = reopen_each
             # (an app from before the background read has no isLoaded: it read everything first)
             page.wait_for_function("window.waiqin.briefcase.isLoaded !== false", timeout=120_000)
             cdp.send("HeapProfiler.collectGarbage")
@@ -306,6 +313,9 @@ def report(r: dict[str, Any]) -> None:
     print(f"  JS heap: download peak {r['heap_peak_mb']:.0f} MB used, {r['heap_live_mb']:.0f} MB "
           f"live after GC; reopen peak {r['heap_reopen_mb']:.0f} MB used (every 50 ms while "
           f"the records are read), {r['heap_reopen_live_mb']:.0f} MB live once all are read")
+    if r.get("heap_reopen_each_mb"):
+        print("  JS heap per reopen, used before the reload -> peak: " + ", ".join(
+            f"{a:.0f} -> {b:.0f}" for a, b in r["heap_reopen_each_mb"]) + " MB")
     for mode, xs in r["reopen_ms"].items():
         print(f"  reopen {mode}: first card at " + ", ".join(f"{x:.0f}" for x in xs)
               + f" ms (median {med(xs):.0f}); every record read at "

@@ -1,4 +1,4 @@
-// Builds the PWA into server/static/app/: app.js and sw.js (esbuild), index.html, styles,
+// Builds the PWA into server/static/app/: app.js, briefcase-worker.js and sw.js (esbuild), index.html, styles,
 // the manifest, PNG icons drawn here, and a build-time copy of the schema. The service
 // worker's cache is named by a hash of everything it precaches.
 import { spawnSync } from "node:child_process";
@@ -79,6 +79,13 @@ async function build() {
     define: { __APP_VERSION__: JSON.stringify(PLACEHOLDER) },
   });
   files["app.js"] = Buffer.from(app.outputFiles[0].contents);
+  // The briefcase's keeper (pwa/src/keeper.ts) in its Web Worker, beside app.js.
+  const worker = await esbuild.build({
+    entryPoints: [join(here, "src", "worker.ts")],
+    bundle: true, minify: process.env.WAIQIN_BUILD_MINIFY !== "0", format: "iife", target: ["es2020", "safari14"], write: false,
+    sourcemap: false, legalComments: "none",
+  });
+  files["briefcase-worker.js"] = Buffer.from(worker.outputFiles[0].contents);
   files["styles.css"] = readFileSync(join(here, "static", "styles.css"));
   files["index.html"] = readFileSync(join(here, "static", "index.html"));
   files["icon-192.png"] = icon(192, false);
@@ -115,7 +122,7 @@ async function build() {
   for (const [name, data] of Object.entries(files)) writeFileSync(join(out, name), data);
   writeFileSync(join(out, "version.json"), JSON.stringify({ version, files: Object.keys(files).sort() }, null, 2));
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-  console.log(`built ${out} (version ${version}): app.js ${kb(files["app.js"].length)}, sw.js ${kb(files["sw.js"].length)}${schema ? "" : "; no schema.json (the project's Python could not export it)"}`);
+  console.log(`built ${out} (version ${version}): app.js ${kb(files["app.js"].length)}, briefcase-worker.js ${kb(files["briefcase-worker.js"].length)}, sw.js ${kb(files["sw.js"].length)}${schema ? "" : "; no schema.json (the project's Python could not export it)"}`);
 }
 
 /** The schema as the server would publish it, when the project's Python is at hand. */

@@ -1,12 +1,20 @@
 // The briefcase: every record doc this device holds, the outbox of local updates not yet
-// acknowledged, and the cursor. A record is kept as its compacted state plus its fields as
-// JSON (for lists and search); a Y doc is built only when a record is opened or edited.
-// Every change is written back to IndexedDB in batched transactions.
+// acknowledged, and the cursor. The page holds each record's fields as JSON (for lists and
+// search); its compacted state stays in IndexedDB, where the keeper (keeper.ts, in a Web
+// Worker) merges server updates into it. A Y doc is built only when a record is edited, and
+// the page owns that record from then on. Every change is written in batched transactions.
 import * as Y from "yjs";
+import { KeeperLink, type Summary } from "./keeper";
 import type { ErrorDetail } from "./protocol";
 import { docKind } from "./protocol";
 import { isListSnapshot } from "./roster";
 import { StorageError, type OutboxEntry, type Store, type StoredDoc } from "./store";
+
+/** The keeper's worker, built beside app.js (build.mjs) and found from app.js's address. */
+const WORKER_URL =
+  typeof document !== "undefined" && document.currentScript instanceof HTMLScriptElement
+    ? new URL("briefcase-worker.js", document.currentScript.src).href
+    : null;
 
 /** Transaction origin of updates that came from the server: stored, never re-queued. */
 export const REMOTE = Symbol("remote");
@@ -79,8 +87,15 @@ const REMOTE_NOTIFY_MS = 200;
 
 export class Briefcase {
   readonly infos = new Map<string, DocInfo>();
-  private states = new Map<string, Uint8Array>();
   private ydocs = new Map<string, Y.Doc>();
+  /** Records being taken over from the keeper (an edit began): server updates that arrive
+   *  meanwhile wait here for their Y doc. */
+  private opening = new Map<string, { doc: Promise<Y.Doc>; updates: Uint8Array[] }>();
+  /** The keeper request that dropped a record: its older answers for it are stale. */
+  private dropped = new Map<string, number>();
+  /** Records the page owned (a Y doc) and dropped. */
+  private ownedDropped = new Set<string>();
+  readonly keeper: KeeperLink;
   outbox: OutboxEntry[] = [];
   clock = 0;
   /**
@@ -97,7 +112,8 @@ export class Briefcase {
    *  until then `infos` lacks some, and nothing may be synced. */
   isLoaded = false;
   loaded: Promise<void> = Promise.resolve();
-  storageError: StorageError | null = null;
+  private pageError: StorageError | null = null;
+  private keeperError: StorageError | null = null;
   private listeners = new Set<() => void>();
   private docListeners = new Set<(id: string) => void>();
   /** Counts every change to the records (a cheap "has anything changed" for the screens). */
@@ -108,15 +124,30 @@ export class Briefcase {
   private chain: Promise<void> = Promise.resolve();
   private batch: Batch | null = null;
 
-  private constructor(readonly store: Store) {}
+  private constructor(
+    readonly store: Store,
+    workerUrl: string | null,
+  ) {
+    this.keeper = new KeeperLink(store, workerUrl);
+    this.keeper.onMerged = (seq, rows) => this.merged(seq, rows);
+    this.keeper.onStorage = (e) => {
+      this.keeperError = e;
+      this.changed();
+    };
+  }
+
+  /** A write that failed and is being retried (shown to the user), or null. */
+  get storageError(): StorageError | null {
+    return this.pageError ?? this.keeperError;
+  }
 
   /**
    * Open the stored briefcase. A big one is read in the background once `begin` resolves
    * (the app passes "started and painted": reads begun earlier would hold up the start's
    * own IndexedDB requests and its first paint).
    */
-  static async open(store: Store, begin: Promise<void> = afterPaint()): Promise<Briefcase> {
-    const b = new Briefcase(store);
+  static async open(store: Store, begin: Promise<void> = afterPaint(), workerUrl = WORKER_URL): Promise<Briefcase> {
+    const b = new Briefcase(store, workerUrl);
     const [outbox, count, rows] = await Promise.all([
       store.all<OutboxEntry>("outbox"),
       store.count("docs"),
@@ -139,23 +170,23 @@ export class Briefcase {
     return b;
   }
 
-  private take(docs: StoredDoc[], tell: boolean): void {
+  private take(docs: (StoredDoc | Summary)[], tell: boolean): void {
     for (const d of docs) {
       // A record made on this device since opening is newer than anything stored.
       if (this.ydocs.has(d.id) || this.infos.has(d.id)) continue;
-      this.states.set(d.id, d.state);
       this.infos.set(d.id, { id: d.id, kind: d.kind, record: d.summary, updatedAt: d.updatedAt });
       if (tell) this.changed(d.id, true);
     }
   }
 
   private async loadInBackground(): Promise<void> {
-    // The next read is asked for before this one is handled: IndexedDB fetches it meanwhile.
-    let next = this.store.page<StoredDoc>("docs", undefined, LOAD_CHUNK);
+    // The keeper reads them (the states stay in its worker: the page never holds them all);
+    // the next read is asked for before this one is handled, so it is fetched meanwhile.
+    let next = this.keeper.page(undefined, LOAD_CHUNK);
     for (;;) {
       const docs = await next;
       const more = docs.length === LOAD_CHUNK;
-      if (more) next = this.store.page<StoredDoc>("docs", docs[docs.length - 1].id, LOAD_CHUNK);
+      if (more) next = this.keeper.page(docs[docs.length - 1].id, LOAD_CHUNK);
       this.take(docs, true);
       if (!more) break;
       await yieldToMain();
@@ -205,53 +236,69 @@ export class Briefcase {
     return this.infos.has(id) || this.ydocs.has(id);
   }
 
-  /** The Y doc of a record, created empty when the device has never seen it. */
-  doc(id: string): Y.Doc {
-    let doc = this.ydocs.get(id);
+  /** The Y doc of a record, created empty when the device has never seen it. The page takes
+   *  the record over from the keeper: from now on its Y doc is the live copy. */
+  private doc(id: string): Y.Doc | Promise<Y.Doc> {
+    const doc = this.ydocs.get(id);
     if (doc) return doc;
-    doc = new Y.Doc({ gc: true });
-    const state = this.states.get(id);
-    if (state) Y.applyUpdate(doc, state, REMOTE);
-    this.states.delete(id); // the Y doc is the live copy from now on
-    doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(id, update, origin));
-    this.ydocs.set(id, doc);
-    return doc;
+    let o = this.opening.get(id);
+    if (!o) {
+      const updates: Uint8Array[] = [];
+      const opened = this.keeper.take(id).then((state) => {
+        const doc = this.makeDoc(id, state);
+        this.opening.delete(id);
+        // Server updates that came while the state was fetched: stored by the page now.
+        for (const u of updates) Y.applyUpdate(doc, u, REMOTE);
+        return doc;
+      });
+      o = { doc: opened, updates };
+      this.opening.set(id, o);
+    }
+    return o.doc;
   }
 
   record(id: string): Record<string, unknown> {
     return this.infos.get(id)?.record ?? {};
   }
 
-  /** Change a record locally in one Y transaction; resolves once it is stored. */
-  edit(id: string, fn: (record: Y.Map<unknown>, doc: Y.Doc) => void): Promise<void> {
-    const doc = this.doc(id);
+  private makeDoc(id: string, state: Uint8Array | null): Y.Doc {
+    const doc = new Y.Doc({ gc: true });
+    if (state) Y.applyUpdate(doc, state, REMOTE);
+    doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(id, update, origin));
+    this.ydocs.set(id, doc);
+    return doc;
+  }
+
+  /** Change a record locally in one Y transaction; resolves once it is stored. The first
+   *  edit of a record fetches its state from the keeper first. */
+  async edit(id: string, fn: (record: Y.Map<unknown>, doc: Y.Doc) => void): Promise<void> {
+    const doc = await this.doc(id);
     doc.transact(() => fn(doc.getMap("record"), doc));
     return this.batch?.promise ?? this.chain;
   }
 
   /**
    * Apply an update from the server; it is stored but never queued for sending. A record
-   * nobody has open is not kept as a Y doc: a short-lived one merges the update into the
-   * stored state and reads the fields, so a briefcase of 50,000 records holds 50,000
-   * compact states, not 50,000 Y docs.
+   * nobody edits is not kept as a Y doc in the page: the keeper merges the update into the
+   * stored state, reads the fields and stores both, off the main thread, and the page hears
+   * of the fields (`merged`). A briefcase of 50,000 records then holds 50,000 summaries in
+   * the page and no states.
    */
   applyRemote(id: string, update: Uint8Array): void {
-    if (this.ydocs.has(id)) {
-      Y.applyUpdate(this.ydocs.get(id)!, update, REMOTE);
-      return;
+    // A record the page owned and dropped stays the page's (its deletion is the page's write).
+    const doc = this.ydocs.get(id) ?? (this.ownedDropped.has(id) ? this.makeDoc(id, null) : undefined);
+    if (doc) Y.applyUpdate(doc, update, REMOTE);
+    else if (this.opening.has(id)) this.opening.get(id)!.updates.push(update);
+    else this.keeper.remote(id, update);
+  }
+
+  private merged(seq: number, rows: Summary[]): void {
+    for (const r of rows) {
+      // Dropped after this update was sent, or taken over by the page meanwhile.
+      if ((this.dropped.get(r.id) ?? -1) > seq || this.ydocs.has(r.id)) continue;
+      this.infos.set(r.id, { id: r.id, kind: r.kind, record: r.summary, updatedAt: r.updatedAt });
+      this.changed(r.id, true);
     }
-    const prev = this.states.get(id);
-    const tmp = new Y.Doc({ gc: true, guid: id }); // a guid given: no random uuid per record
-    if (prev) Y.applyUpdate(tmp, prev, REMOTE);
-    Y.applyUpdate(tmp, update, REMOTE);
-    // A first state is stored as it came (already compacted by the server).
-    const state = prev ? Y.encodeStateAsUpdate(tmp) : update;
-    const record = tmp.getMap("record").toJSON() as Record<string, unknown>;
-    tmp.destroy();
-    this.states.set(id, state);
-    this.infos.set(id, { id, kind: docKind(id) ?? "unknown", record, updatedAt: Date.now() });
-    void this.persist((b) => b.docs.add(id), false);
-    this.changed(id, true);
   }
 
   private onUpdate(id: string, update: Uint8Array, origin: unknown): void {
@@ -291,12 +338,22 @@ export class Briefcase {
 
   /** Forget a doc that left this device's scope (its unsent updates stay in the outbox). */
   drop(id: string): void {
+    const opening = this.opening.get(id);
+    if (opening) {
+      void opening.doc.then(() => this.drop(id));
+      return;
+    }
     const doc = this.ydocs.get(id);
-    doc?.destroy();
-    this.ydocs.delete(id);
-    this.states.delete(id);
+    if (doc) {
+      doc.destroy();
+      this.ydocs.delete(id);
+      this.ownedDropped.add(id);
+      void this.persist((b) => b.docs.add(id));
+    } else {
+      // The keeper stores it: deleted there, after the updates sent to it before.
+      this.dropped.set(id, this.keeper.drop(id));
+    }
     this.infos.delete(id);
-    void this.persist((b) => b.docs.add(id));
     this.changed(id);
   }
 
@@ -333,10 +390,24 @@ export class Briefcase {
     this.changed();
   }
 
+  private storingCursor = false;
+
   setCursor(n: number): void {
     if (n <= this.cursor) return;
     this.cursor = n;
-    void this.persist((b) => b.meta.set("cursor", n));
+    if (!this.storingCursor) this.storeCursor();
+  }
+
+  /** The cursor is stored once the keeper has stored the updates it covers (and with or
+   *  after the page's own writes of them): never ahead of the docs. */
+  private storeCursor(): void {
+    const n = this.cursor;
+    this.storingCursor = true;
+    void this.keeper.settle().then(() => {
+      void this.persist((b) => b.meta.set("cursor", n));
+      this.storingCursor = false;
+      if (this.cursor > n) this.storeCursor();
+    });
   }
 
   setMeta(key: string, value: unknown): Promise<void> {
@@ -352,8 +423,10 @@ export class Briefcase {
   }
 
   /** Resolves when everything changed so far is in IndexedDB. */
-  flushed(): Promise<void> {
-    return this.batch?.promise ?? this.chain;
+  async flushed(): Promise<void> {
+    // After the keeper's writes, the page's: they include a cursor stored once those landed.
+    await this.keeper.settle();
+    await (this.batch?.promise ?? this.chain);
   }
 
   // -- persistence ------------------------------------------------------------------------
@@ -390,14 +463,14 @@ export class Briefcase {
       await this.store.write(["docs", "outbox", "meta"], (s) => {
         const docs = s("docs");
         for (const id of b.docs) {
+          // The page writes the records it owns (a Y doc), and deletes those dropped.
           const doc = this.ydocs.get(id);
           const info = this.infos.get(id);
-          const state = doc ? Y.encodeStateAsUpdate(doc) : this.states.get(id);
-          if (!state || !info) {
-            docs.delete(id);
+          if (!doc || !info) {
+            if (!doc && !info) docs.delete(id);
             continue;
           }
-          const row: StoredDoc = { id, kind: info.kind, state, summary: info.record, updatedAt: info.updatedAt };
+          const row: StoredDoc = { id, kind: info.kind, state: Y.encodeStateAsUpdate(doc), summary: info.record, updatedAt: info.updatedAt };
           docs.put(row);
         }
         const outbox = s("outbox");
@@ -412,13 +485,13 @@ export class Briefcase {
         this.storedClock = clock;
         this.onEnqueue?.(); // stored: now it may go out
       }
-      if (this.storageError) {
-        this.storageError = null;
+      if (this.pageError) {
+        this.pageError = null;
         this.changed();
       }
     } catch (e) {
       // Keep everything in memory and try again; the user is told, nothing is dropped.
-      this.storageError = e instanceof StorageError ? e : new StorageError(String(e), false);
+      this.pageError = e instanceof StorageError ? e : new StorageError(String(e), false);
       this.changed();
       setTimeout(() => {
         void this.persist((nb) => {

@@ -244,8 +244,11 @@ export class Roster {
         this.saveTimer = setTimeout(check, wait);
         return;
       }
+      const startedAt = Date.now();
       void this.snapshotInSlices().then((json) => {
-        this.saveTimer = null;
+        // Changes while the slices were made (a download goes on meanwhile) are not in it:
+        // another snapshot follows them.
+        this.saveTimer = this.changedAt >= startedAt ? setTimeout(check, SAVE_AFTER_MS) : null;
         return this.briefcase.setMeta("listRows", json);
       });
     };

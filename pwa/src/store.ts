@@ -123,6 +123,11 @@ export class Store {
     return (await wrap(tx.objectStore(store).getAll())) as T[];
   }
 
+  async keys(store: StoreName): Promise<IDBValidKey[]> {
+    const tx = this.db.transaction(store, "readonly");
+    return wrap(tx.objectStore(store).getAllKeys());
+  }
+
   async count(store: StoreName): Promise<number> {
     const tx = this.db.transaction(store, "readonly");
     return wrap(tx.objectStore(store).count());
