@@ -258,6 +258,10 @@ def run_one(n: int, cache: Path | None, root: Path | None = None,
                 ctx.set_offline(mode == "offline")
                 for _ in range(3):
                     page.wait_for_timeout(1500)  # the list saves its snapshot 1 s after a change
+                    # Garbage collected first: a reopen's peak then counts this page's live
+                    # heap until it is gone, not the garbage of the reopens before it (the
+                    # renderer keeps it across reloads; an app launched anew starts clean).
+                    cdp.send("HeapProfiler.collectGarbage")
                     before = cdp.send("Runtime.getHeapUsage")["usedSize"]
                     mark = len(reopen_heap)
                     page.reload()

@@ -33,8 +33,11 @@ export type KeeperReply =
   /** The worker could not open the database: the page keeps the records itself. */
   | { t: "failed"; message: string };
 
-/** Remote requests merged into one IndexedDB transaction, at most. */
-const MAX_REMOTE_PER_WRITE = 4000;
+/** Records of remote requests merged into one IndexedDB transaction (about). */
+const MAX_REMOTE_PER_WRITE = 1000;
+/** Writes of remote requests under way at once: the next batch is merged while the last
+ *  one is committed (IndexedDB runs transactions on one store in the order they were made). */
+const MAX_WRITES = 2;
 const RETRY_MS = 5000;
 
 /** The state and fields of a record after `updates` are applied to `prev`. */
@@ -55,7 +58,8 @@ export class Keeper {
   private failing = false;
   /** Every id stored (or more): a record not in it has no state to merge with, and is
    *  written without being read first (a first download reads nothing). */
-  private known: Set<string> | null = null;
+  private known: Promise<Set<string>> | null = null;
+  private writes = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -71,28 +75,43 @@ export class Keeper {
     this.running = true;
     try {
       while (this.queue.length) {
-        const head = this.queue[0];
-        const n = head.t === "remote" ? this.remoteRun() : 1;
-        try {
-          if (head.t === "remote") await this.writeRemote(this.queue.slice(0, n) as Extract<KeeperRequest, { t: "remote" }>[]);
-          else await this.handle(head);
-        } catch (e) {
-          // Kept in the queue and tried again; the page says so, nothing is dropped.
-          const err = e instanceof StorageError ? e : new StorageError(String(e), false);
-          console.error("keeper: storing failed, retrying", err);
-          this.failing = true;
-          this.post({ t: "storage", error: { message: err.message, quota: err.quota } });
-          await new Promise((r) => setTimeout(r, RETRY_MS));
+        if (this.queue[0].t === "remote") {
+          if (this.writes.size >= MAX_WRITES) await Promise.race(this.writes);
+          const reqs = this.queue.splice(0, this.remoteRun()) as Extract<KeeperRequest, { t: "remote" }>[];
+          const w: Promise<void> = this.retrying(() => this.writeRemote(reqs)).finally(() => this.writes.delete(w));
+          this.writes.add(w);
           continue;
         }
-        this.queue.splice(0, n);
+        // Anything else is answered once every write before it has landed.
+        await Promise.all(this.writes);
+        const head = this.queue[0];
+        await this.retrying(() => this.handle(head));
+        this.queue.shift();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Tried again until it works: the page says so meanwhile, and nothing is dropped. A
+   *  write of server updates tried again reads and merges every record it holds, so it never
+   *  puts back an older state over a later write's. */
+  private async retrying(fn: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await fn();
         if (this.failing) {
           this.failing = false;
           this.post({ t: "storage", error: null });
         }
+        return;
+      } catch (e) {
+        const err = e instanceof StorageError ? e : new StorageError(String(e), false);
+        console.error("keeper: storing failed, retrying", err);
+        this.failing = true;
+        this.post({ t: "storage", error: { message: err.message, quota: err.quota } });
+        await new Promise((r) => setTimeout(r, RETRY_MS));
       }
-    } finally {
-      this.running = false;
     }
   }
 
@@ -116,8 +135,8 @@ export class Keeper {
         else updates.set(id, [u]);
       }
     }
-    this.known ??= new Set((await this.store.keys("docs")) as string[]);
-    const known = this.known;
+    this.known ??= this.store.keys("docs").then((keys) => new Set(keys as string[]));
+    const known = await this.known;
     const rows: Summary[] = [];
     const now = Date.now();
     let waiting = 0;
@@ -141,6 +160,7 @@ export class Keeper {
       };
       for (const [id, list] of updates) {
         if (!known.has(id)) {
+          known.add(id); // from now on it is read first (a retry of this write too)
           put(id, undefined, list);
           continue;
         }
@@ -153,14 +173,13 @@ export class Keeper {
       }
       if (waiting === 0) tell();
     });
-    for (const [id] of updates) known.add(id);
   }
 
   private async handle(req: KeeperRequest): Promise<void> {
     switch (req.t) {
       case "drop":
         await this.store.write(["docs"], (s) => s("docs").delete(req.id));
-        this.known?.delete(req.id);
+        (await this.known)?.delete(req.id);
         this.post({ t: "done", seq: req.seq });
         return;
       case "take": {
