@@ -201,11 +201,12 @@ class Duplicates:
 
     def after_commit(self, appended: list[Append]) -> None:
         to_check: dict[str, Append] = {}
+        customers = 0
         for a in appended:
             if a.record is None:
                 continue
             if a.kind == "customer":
-                self.finder.wake()
+                customers += 1
                 if a.redirect and a.user_id != SYSTEM.user_id:
                     self.edits.spawn(self._carry_over(a))
                 elif not a.redirect and self._identity_changed(a):
@@ -220,6 +221,8 @@ class Duplicates:
                 if known is not None and known.exists and not known.record.get("merged_into"):
                     continue  # the usual case: validation just loaded a live customer
                 self.edits.spawn(self._follow_redirect(a.doc_id, a.kind, customer_id))
+        if customers:
+            self.finder.wake(customers)
         if to_check:
             # One task and one query for the commit's changed cards, not one per card.
             self.edits.spawn(self._check_soon(list(to_check.values())))

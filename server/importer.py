@@ -20,7 +20,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ETree
 import zipfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -705,28 +705,25 @@ class Importer:
                         layout=plan.sheet.layout, rows=len(plan.rows), create=len(todo),
                         on_match=plan.on_match,
                         mapping={column_letter(i): t for i, t in plan.mapping.items()})
-        # Two batches in flight: the next batch's cards are built and validated while the
-        # last one commits and its follow-ups (the duplicate rule, the finder) run.
-        finishing: asyncio.Task[int] | None = None
+            # Every card's code, in the same transaction: a reservation per batch would wait
+            # for the write lock behind the last batch's group commit. A row left alone (its
+            # card exists by now) leaves its code unused: codes stay unique, with gaps.
+            top = await reserve_codes(conn, len(todo))
+        codes = iter(range(top - len(todo) + 1, top + 1))
         try:
             for start in range(0, len(todo), batch):
                 part = todo[start:start + batch]
-                submitted = await self._submit(part, admin_id)
-                if finishing is not None:
-                    await self._finished(prog, finishing, batch, on_progress)
-                finishing = asyncio.get_running_loop().create_task(
-                    self._finish(submitted, admin_id))
-            if finishing is not None:
-                last, finishing = finishing, None
-                await self._finished(prog, last, len(todo) - prog.done, on_progress)
+                prog.created += await self._finish(await self._submit(part, admin_id, codes),
+                                                   admin_id)
+                prog.done += len(part)
+                if on_progress is not None:
+                    res = on_progress(prog)
+                    if res is not None:
+                        await res
         except Exception as e:
             prog.error = str(e)
             raise
         finally:
-            if finishing is not None:  # a failed submit: the batch before it still commits
-                await asyncio.wait([finishing])
-                if not finishing.cancelled() and finishing.exception() is not None:
-                    log.error("an import batch failed", exc_info=finishing.exception())
             prog.finished = True
         async with self.engine.begin() as conn:
             await audit(conn, "import.done", user_id=admin_id, file=plan.sheet.filename,
@@ -735,30 +732,17 @@ class Importer:
                  prog.created)
         return prog
 
-    @staticmethod
-    async def _finished(prog: Progress, task: asyncio.Task[int], n: int,
-                        on_progress: Callable[[Progress], Awaitable[None] | None] | None,
-                        ) -> None:
-        prog.created += await task
-        prog.done += n
-        if on_progress is not None:
-            res = on_progress(prog)
-            if res is not None:
-                await res
-
-    async def _submit(self, part: list[RowPlan], admin_id: str,
+    async def _submit(self, part: list[RowPlan], admin_id: str, codes: Iterator[int],
                       ) -> list[tuple[RowPlan, asyncio.Future[Any]]]:
         """A batch's new cards applied by the hub (validated, queued for the next group
         commit); returns each row's future of its commit."""
         await self.hub.preload(p.doc_id for p in part)
-        todo = []
-        for p in part:
-            live = self.hub.peek(p.doc_id) or await self.hub.open(p.doc_id, CUSTOMER.name)
-            if not live.exists:  # one created since the dry run (the same file twice) stays
-                todo.append(p)
-        codes = await self._codes(len(todo)) if todo else []
         out = []
-        for n, (p, code) in enumerate(zip(todo, codes, strict=True)):
+        for n, p in enumerate(part):
+            code = format_code(next(codes))
+            live = self.hub.peek(p.doc_id) or await self.hub.open(p.doc_id, CUSTOMER.name)
+            if live.exists:  # one created since the dry run (the same file twice) stays
+                continue
             record = dict(p.record, code=code)
             owner = record.get("owner")
             if not owner:
@@ -772,7 +756,7 @@ class Importer:
             out.append((p, await self.hub.apply(author, IMPORT_DEVICE, p.doc_id,
                                                 doc.get_update(), self.edits.next_clock())))
             if n % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # the last batch's commit and others' requests go on
+                await asyncio.sleep(0)  # others' requests and commits go on meanwhile
         return out
 
     async def _finish(self, submitted: list[tuple[RowPlan, asyncio.Future[Any]]],
@@ -792,19 +776,13 @@ class Importer:
                 created += 1
             rows.append([p.row, p.doc_id, p.record.get("owner"), p.record["created_at"]])
         if rows:
-            async with self.engine.begin() as conn:
-                # The audit trail says whose the imported cards are and since when, and
-                # that an admin's import set it.
-                await audit(conn, "import.batch", user_id=admin_id, cards=rows)
+            # The audit trail says whose the imported cards are and since when, and that an
+            # admin's import set it: in the next group commit, not a write transaction of
+            # its own beside it.
+            await self.hub.log.write(
+                lambda conn: audit(conn, "import.batch", user_id=admin_id, cards=rows))
         await self.edits.settle()
         return created
-
-    async def _codes(self, n: int) -> list[str]:
-        """N customer codes from the server's counter in one transaction (the cards come
-        complete: no follow-up edit per card for its code)."""
-        async with self.engine.begin() as conn:
-            top = await reserve_codes(conn, n)
-        return [format_code(v) for v in range(top - n + 1, top + 1)]
 
 
 def _contact_enum(f_name: str, text: str) -> str | None:

@@ -371,6 +371,7 @@ class CandidateFinder:
         self.examined_count = 0  # customers examined by this process (for logs and benches)
         self._examined: dict[str, tuple[str, str, str, str]] = {}  # doc -> what was examined
         self._wake = asyncio.Event()
+        self._woken = 0  # customers changed since the last step began
         self._progress = asyncio.Event()
         self._running = False
         self._stopping = False
@@ -401,8 +402,9 @@ class CandidateFinder:
                 task.cancel()
                 await asyncio.wait([task], timeout=0.25)
 
-    def wake(self) -> None:
-        """Something changed: look for customers after the cursor."""
+    def wake(self, changed: int = 1) -> None:
+        """`changed` customers changed: look for customers after the cursor."""
+        self._woken += changed
         self._wake.set()
 
     async def examined(self, seq: int) -> None:
@@ -415,6 +417,7 @@ class CandidateFinder:
         started, count = 0.0, 0
         while not self._stopping:
             self._wake.clear()
+            self._woken = 0
             try:
                 n = await self.step()
             except Exception:
@@ -433,9 +436,10 @@ class CandidateFinder:
                     started = 0.0
                 if n == 0:
                     await self._wake.wait()
-                    if self.linger > 0 and not self._stopping:
+                    if self.linger > 0 and not self._stopping and self._woken < self.batch:
                         # Cards of the next commits join this step (woken again meanwhile:
-                        # one step for all of them).
+                        # one step for all of them). A commit of a whole batch (an import)
+                        # has nothing to wait for.
                         await asyncio.sleep(self.linger)
 
     async def step(self) -> int:
