@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema import tables as st
 from sync import tables as t
-from sync.log import Log
+from sync.log import load_states
 
 from .records import SchemaRules
 
@@ -25,7 +25,6 @@ BATCH = 200
 async def reproject(engine: AsyncEngine) -> int:
     """Drop and rebuild all projection rows; returns the number of records projected."""
     rules = SchemaRules()
-    log = Log(engine)  # used for reading only; its writer is not started
     async with engine.connect() as conn:
         docs = [
             (r.doc_id, r.kind, r.last_seq, r.last_committed_at, r.first_received_at)
@@ -42,7 +41,7 @@ async def reproject(engine: AsyncEngine) -> int:
     for i in range(0, len(docs), BATCH):
         part = docs[i : i + BATCH]
         async with engine.begin() as conn:
-            states = await log.load_states(conn, [d[0] for d in part])
+            states = await load_states(conn, [d[0] for d in part])
             for doc_id, kind, last_seq, committed_at, received_at in part:
                 if doc_id not in states or kind not in rules.kinds:
                     continue

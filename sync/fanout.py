@@ -23,8 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import tables as t
-from .log import SEQ, Log
+from .log import Log
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +147,8 @@ class PgListener:
                                 "it was down are lost; closing this instance's sockets")
                     if self.on_gap is not None:
                         self.on_gap()
-                async with self.log.engine.connect() as conn:
-                    head = await conn.scalar(
-                        select(t.counters.c.value).where(t.counters.c.name == SEQ))
-                self.log.on_remote(int(head or 0))
+                async with self.log.reader.reads() as r:
+                    head = await r.head()
+                self.log.on_remote(head)
             except Exception:
                 log.exception("fan-out poll failed; trying again in %ss", self.poll_interval)

@@ -215,11 +215,8 @@ class Hub:
 
     async def _load_many(self, kinds: Mapping[str, str]) -> dict[str, LiveDoc]:
         ids = list(kinds)
-        async with self.log.engine.connect() as conn:
-            metas = await self.log.doc_metas(conn, ids)
-            # Every committed doc has its row in sync_docs: new ids need no more queries.
-            known = [d for d in ids if d in metas]
-            states = await self.log.load_states(conn, known) if known else {}
+        # Every committed doc has its row in sync_docs: new ids need no more queries.
+        metas, states = await self.log.reader.metas_and_states(ids)
         out = {}
         for doc_id in ids:
             ydoc: Doc[Any] = Doc()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import protocol as p
 from .hub import Delivery, Hub
-from .log import Append, Item, Refusal, now_ms
+from .log import Append, Item, Reads, Refusal, now_ms
 from .scope import Principal
 from .transport import Disconnected, SendQueue, Transport
 
@@ -174,13 +174,13 @@ class SyncSession:
             raise p.ProtocolError("device id must be 1-128 of A-Z a-z 0-9 . _ : -")
         user = self.principal.user_id
         self.device_key = (user, frame.device)
-        state = await self.hub.log.register_device(user, frame.device)
+        state = await self.hub.log.devices.register(user, frame.device)
         if state.revoked_at is not None:
             raise CloseWith(p.CloseCode.DEVICE_REVOKED, "this device was revoked")
         self.hub.claim_device(self)
-        if await self.hub.log.device_settled(user, frame.device):
+        if await self.hub.log.devices.settled(user, frame.device):
             # an earlier session's updates were still committing: read the clock anew
-            self._clock = await self.hub.log.device_clock(user, frame.device)
+            self._clock = await self.hub.log.devices.clock(user, frame.device)
         else:
             self._clock = state.last_clock
         is_new = state.first_seen_at == state.last_contact_at and state.last_clock == 0
@@ -233,7 +233,7 @@ class SyncSession:
         for items in held:
             self.deliver(items)
         if reset:
-            await log_.clear_reset(*self.device_key)
+            await log_.devices.clear_reset(*self.device_key)
         await self._send(p.CaughtUp(cursor))
 
     async def _send_range(self, after: int, upto: int, *, first: bool) -> None:
@@ -241,10 +241,11 @@ class SyncSession:
             await self._send_range_now(after, upto, first=first)
 
     async def _send_range_now(self, after: int, upto: int, *, first: bool) -> None:
-        log_ = self.hub.log
-        visible = self.principal.visible
-        async with log_.engine.connect() as conn:
-            changed, entered, left = await log_.scope_changes(conn, visible, after, upto)
+        async with self.hub.log.reader.reads() as reads:  # one connection for the round
+            await self._send_range_on(reads, after, upto, first=first)
+
+    async def _send_range_on(self, reads: Reads, after: int, upto: int, *, first: bool) -> None:
+        changed, entered, left = await reads.scope_changes(self.principal.visible, after, upto)
         for doc_id, redirect in left:
             await self._send(p.ScopeLeave(doc_id, "merged" if redirect else "scope", redirect))
         whole = set(changed) if first else set(entered)
@@ -256,11 +257,9 @@ class SyncSession:
             part = changed[i : i + CATCH_UP_CHUNK]
             whole_part = [d for d in part if d in whole]
             delta_part = [d for d in part if d not in whole]
-            async with log_.engine.connect() as conn:
-                deltas, compacted = await log_.load_deltas(
-                    conn, delta_part, after, upto, exclude_device=self.device_key
-                )
-                states = await log_.load_states(conn, whole_part + compacted, upto)
+            deltas, compacted = await reads.deltas(
+                delta_part, after, upto, exclude_device=self.device_key)
+            states = await reads.states(whole_part + compacted, upto)
             for doc_id in part:
                 if doc_id in states:
                     state, seq = states[doc_id]
@@ -360,7 +359,7 @@ class SyncSession:
             raise p.ProtocolError("an update from a device needs a clock of 1 or more")
         if clock <= self._clock:
             user, device = self.device_key
-            if await self.hub.holds(doc_id, update) or await self.hub.log.refusal(
+            if await self.hub.holds(doc_id, update) or await self.hub.log.devices.refusal(
                 user, device, clock, doc_id
             ) is not None:
                 # A resend of something already processed: answer from the record.
@@ -409,7 +408,7 @@ class SyncSession:
                 await self._acks_ready.wait()
             doc_id, clock, fut = self._acks.popleft()
             if fut is None:
-                detail = await self.hub.log.refusal(user, device, clock, doc_id)
+                detail = await self.hub.log.devices.refusal(user, device, clock, doc_id)
                 if detail is not None:
                     await self._send(p.Error.from_detail(doc_id, clock, detail))
             else:

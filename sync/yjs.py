@@ -200,8 +200,7 @@ class YjsSession:
     async def _hand_over(self, kind: str, target: str) -> None:
         """The doc is a merged card: for whoever could see it before the merge, take what
         the client still holds, then close with MERGED naming the surviving card."""
-        async with self.hub.log.engine.connect() as conn:
-            before = await self.hub.log.grantees_before_redirect(conn, self.doc_id)
+        before = await self.hub.log.reader.grantees_before_redirect(self.doc_id)
         self._check_visible(before)
         survivor = await self._survivor(kind, target)
         live = await self.hub.open(self.doc_id, kind)

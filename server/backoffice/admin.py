@@ -9,7 +9,8 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select, update
+from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,7 +20,6 @@ from server.accounts import audit
 from server.errors import BadRequest, NotFound
 from server.services import services_of
 from sync import tables as sync_t
-from sync.log import now_ms
 
 from .auth import Viewer, check_csrf, language, viewer
 from .columns import Col
@@ -155,18 +155,14 @@ async def user_action(request: Request) -> Response:
         await _note(request, "admin.user.manager", v, target=user.id, manager_id=manager_id)
     elif action == "revoke-device":
         device_id = form.get("device_id", "")
-        async with svc.engine.begin() as conn:
-            res = await conn.execute(
-                update(sync_t.devices)
-                .where(sync_t.devices.c.user_id == user.id,
-                       sync_t.devices.c.device_id == device_id,
-                       sync_t.devices.c.revoked_at.is_(None))
-                .values(revoked_at=now_ms())
-            )
-            if res.rowcount == 0:
-                raise NotFound("no such device, or already revoked")
+
+        async def noted(conn: AsyncConnection) -> None:
             await audit(conn, "admin.device.revoke", user_id=v.user.id, target=user.id,
                         device_id=device_id)
+
+        # through the log's one writer, like every other write to the device registry
+        if not await svc.hub.log.devices.revoke(user.id, device_id, also=noted):
+            raise NotFound("no such device, or already revoked")
         svc.connections.revoke_devices([(user.id, device_id)], "this device was revoked")
     elif action == "reassign":
         to = await svc.accounts.get(form.get("to", ""))

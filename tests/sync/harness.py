@@ -141,16 +141,14 @@ class Harness:
             return int(await conn.scalar(q) or 0)
 
     async def server_state(self, doc_id: str) -> bytes:
-        async with self.engine.connect() as conn:
-            states = await self.log.load_states(conn, [doc_id])
+        states = await self.log.reader.states([doc_id])
         return states[doc_id][0]
 
     async def server_record(self, doc_id: str) -> dict[str, Any]:
         """The record as stored: loaded fresh from the database, not from memory."""
         from pycrdt import Doc, Map
 
-        async with self.engine.connect() as conn:
-            states = await self.log.load_states(conn, [doc_id])
+        states = await self.log.reader.states([doc_id])
         if doc_id not in states:
             return {}
         doc: Doc = Doc()

@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.db import make_engine
 from sync.fanout import CHANNEL, PgListener
 from sync.log import Append, Log, NewDoc
+from sync.log.devices import Devices
+from sync.log.writer import Writer
 
 pytestmark = pytest.mark.asyncio
 
 
-class SlowToDispatch(Log):
+class SlowWriter(Writer):
     """A busy event loop: time passes between a commit and its dispatch, long enough for
     this instance's own NOTIFY to reach its follower first."""
 
@@ -32,6 +34,13 @@ class SlowToDispatch(Log):
         appended = await super()._commit(items)
         await asyncio.sleep(0.15)
         return appended
+
+
+class SlowToDispatch(Log):
+    def __init__(self, engine: AsyncEngine, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self.writer = SlowWriter(engine, self.follower.committed, **kwargs)
+        self.devices = Devices(self.reader, self.writer)
 
 
 def append(n: int, device: str) -> Append:
@@ -96,6 +105,6 @@ async def test_two_logs_dispatch_every_seq_once_in_order(
             # rules produced), and the other's as read back from the log
             for name, other in (("a", "b"), ("b", "a")):
                 assert remote[name] == mine[other]
-                assert not logs[name]._backlog
+                assert not logs[name].follower.backlog
     finally:
         await other_engine.dispose()

@@ -1,6 +1,6 @@
 """sync_revocations by doc: an index on (doc_id, seq)
 
-Catch-up of other instances' commits (`Log.read_committed`) and a merged card's former
+Catch-up of other instances' commits (`sync.log.follower.read_committed`) and a merged card's former
 grantees (`Log.grantees_before_redirect`) look revocations up by doc; without this index
 each was a scan of the whole table.
 
