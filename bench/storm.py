@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for s in servers:
                 s.stop()
+        res["log_rows"] = storm_rows(url, tmp)
         if url is not None:
             stats1 = h.pg_table_stats(url)
             res["pg_tables"] = {
@@ -202,6 +203,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for k, v in o.get("by_type", {}).items():
             res["by_type"][k] = res["by_type"].get(k, 0) + v
     return res
+
+
+def storm_rows(database_url: str | None, data_dir: Path) -> tuple[int, int]:
+    """(rows, distinct (device, clock)) the storm's devices wrote into the change log, read
+    straight from the database after the run: every update sent should be there once."""
+    import sqlite3
+    import subprocess
+
+    sql = ("SELECT count(*), count(DISTINCT device_id || ':' || clock) FROM sync_changes "
+           "WHERE device_id LIKE 'storm%-dev%'")
+    if database_url is None:
+        db = sqlite3.connect(data_dir / "waiqin.db")
+        try:
+            rows, distinct = db.execute(sql).fetchone()
+        finally:
+            db.close()
+    else:
+        out = subprocess.run(["psql", database_url, "-tAF,", "-c", sql], check=True,
+                             capture_output=True, text=True).stdout
+        rows, distinct = out.strip().split(",")
+    return int(rows), int(distinct)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  every update acked: {len(acked) * args.records}/{total} updates, last at "
           f"{acked[-1] if acked else float('nan'):.1f}s (p50 device {h.percentile(acked, 50):.1f}s)"
           f" = {len(acked) * args.records / acked[-1] if acked else 0:.0f} updates/s")
+    rows, distinct = res["log_rows"]
+    print(f"  the change log holds {rows} of the {total} updates sent, {distinct} distinct"
+          + ("" if rows == distinct == total else "  <-- MISMATCH"))
     print(f"  every device has its scope ({args.devices * args.records} records): "
           f"{len(done)}/{n} devices, last at {done[-1] if done else float('nan'):.1f}s "
           f"(p50 {h.percentile(done, 50):.1f}s)")
