@@ -218,8 +218,10 @@ class Duplicates:
                 if not isinstance(customer_id, str):
                     continue
                 known = self.hub.peek(customer_id)
-                if known is not None and known.exists and not known.record.get("merged_into"):
-                    continue  # the usual case: validation just loaded a live customer
+                if known is not None and not known.record.get("merged_into"):
+                    # The usual case: validation just loaded the customer, and it is no
+                    # redirect (or not on the server at all: nothing to follow either).
+                    continue
                 self.edits.spawn(self._follow_redirect(a.doc_id, a.kind, customer_id))
         if customers:
             self.finder.wake(customers)
