@@ -118,10 +118,10 @@ async def test_import_keeps_owner_and_date_and_a_rerun_changes_nothing(
 
 
 @pytest.mark.asyncio
-async def test_batches_in_flight_and_a_plan_run_twice(live_server: LiveServer) -> None:
-    """Seven rows in batches of three (two batches in flight at a time): every card once,
-    with its own code, progress by finished batch; the same plan run again (its dry run
-    said "create") creates nothing, because the cards exist by then."""
+async def test_batches_and_a_plan_run_twice(live_server: LiveServer) -> None:
+    """Seven rows in batches of three: every card once, with its own code (all reserved at
+    the start), progress by finished batch; the same plan run again (its dry run said
+    "create") creates nothing, because the cards exist by then."""
     team = live_server.team
     rows = [HEADERS] + [[f"杭州第{i}号批次科技有限公司", f"0571-8{i:07d}", f"联系人{i}",
                          f"1381234{i:04d}", "杭州", "rep1", "2019-03-01"] for i in range(7)]
