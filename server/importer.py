@@ -185,7 +185,7 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
                     hasattr(wb, a) for a in ("_date_formats", "_timedelta_formats", "epoch")):
                 return _sheet_values(ws)
             return _openpyxl_values(ws)  # an openpyxl without the parts read directly
-        except ETree.ParseError as e:
+        except (ETree.ParseError, ValueError, IndexError) as e:  # a damaged sheet or cell
             raise ImportFileError(f"not a spreadsheet this server can read ({e})",
                                   "不是可读取的电子表格文件") from None
     finally:
@@ -226,6 +226,7 @@ def _sheet_values(ws: Any) -> list[list[Any]]:
     fast: its per-cell objects are most of a 100,000-row read. The sheet's own XML is read
     with the workbook's shared strings and date styles, as openpyxl reads them."""
     from openpyxl.utils.datetime import from_excel, from_ISO8601
+    from openpyxl.xml.functions import iterparse  # defusedxml's, where openpyxl uses it
 
     strings = ws._shared_strings
     wb = ws.parent
@@ -233,7 +234,7 @@ def _sheet_values(ws: Any) -> list[list[Any]]:
     out: list[list[Any]] = []
     number = 0
     with ws._get_source() as src:
-        for _, el in ETree.iterparse(src):
+        for _, el in iterparse(src):
             if el.tag != _ROW:
                 continue
             r = el.get("r")

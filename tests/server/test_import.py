@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from typing import Any
 
 import openpyxl
@@ -247,6 +248,26 @@ async def test_files_that_cannot_be_imported(live_server: LiveServer) -> None:
     with pytest.raises(ImportFileError, match="no header row") as e2:
         read_file("late.xlsx", xlsx(late, title=False))
     assert "表头" in e2.value.message_zh
+    number = b'<c r="D5" t="n"><v>13912345678</v></c>'
+    # a sheet cut short, a shared string that is not there, a number that is not one
+    for damage in (lambda x: x[: len(x) // 2],
+                   lambda x: x.replace(number, b'<c r="D5" t="s"><v>99999</v></c>'),
+                   lambda x: x.replace(number, b'<c r="D5" t="n"><v>zero</v></c>')):
+        with pytest.raises(ImportFileError, match="not a spreadsheet"):
+            read_file("damaged.xlsx", _with_sheet(xlsx(GOOD), number, damage))
+
+
+def _with_sheet(data: bytes, part: bytes, change: Any) -> bytes:
+    """The workbook with its first sheet's XML, which holds `part`, changed by `change`."""
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                assert part in body
+                body = change(body)
+            dst.writestr(info, body)
+    return out.getvalue()
 
 
 @pytest.mark.asyncio
