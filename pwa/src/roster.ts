@@ -6,7 +6,7 @@
 import type { Briefcase, DocInfo } from "./briefcase";
 import { cadenceDays, childrenByCustomer, completeness, lastContact, type Children } from "./records";
 import type { Schema } from "./schema";
-import { prepareSearch } from "./search";
+import { adoptKey, prepareSearch } from "./search";
 
 /** One row of the snapshot: id, name, short name, code, category, tier, status,
  *  completeness (done, total), last contact, follow-up cadence (days), created at. */
@@ -220,9 +220,11 @@ export class Roster {
     this.built = true;
     this.version += 1;
     if (this.dirty.size) this.apply();
-    // Search keys are made per record object: for the records, not for their stand-ins.
-    if (b.isLoaded) this.keysWhenIdle(all, 0);
-    else void b.loaded.then(() => this.keysWhenIdle(this.list(), 0));
+    // Search keys are made per record object, in idle slices: for the stand-ins too while a
+    // big briefcase is read (a record read after its stand-in takes over its key), so a
+    // search then does not make 50,000 keys in one task; then for whatever is still unkeyed.
+    this.keysWhenIdle(all, 0);
+    if (!b.isLoaded) void b.loaded.then(() => this.keysWhenIdle(this.list(), 0));
   }
 
   /** Build the search keys in slices after opening, so the first search finds them made. */
@@ -321,6 +323,7 @@ export class Roster {
           if (!copied) order = order.slice();
           copied = true;
           (order as DocInfo[])[k] = now;
+          adoptKey(was.record, now.record);
           this.placed.set(id, now);
           this.standIns.delete(id);
           continue;

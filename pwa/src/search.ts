@@ -92,6 +92,17 @@ function keyOf(info: DocInfo): Key {
   return k;
 }
 
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
+
+/** Let the record `to` use the key of `from` when the fields a key is made of are the same
+ *  (a card read after its stand-in from the list's snapshot, an edit of another field): the
+ *  initials of a name are not worked out twice. */
+export function adoptKey(from: Record<string, unknown>, to: Record<string, unknown>): void {
+  const k = keys.get(from);
+  if (!k || keys.has(to)) return;
+  if (text(from.name) === text(to.name) && text(from.short_name) === text(to.short_name) && text(from.code) === text(to.code)) keys.set(to, k);
+}
+
 /** Build the search keys of `infos` ahead of the first keystroke (idle time). */
 export function prepareSearch(infos: Iterable<DocInfo>): void {
   for (const info of infos) if (info.kind === "customer") keyOf(info);
