@@ -50,7 +50,7 @@ class Config:
     secret_key: str = ""  # signs cookies and keys the duplicate index; default: data_dir file
     max_frame: int = 1 << 20
     send_queue_frames: int = 20_000
-    max_live_docs: int = 10_000
+    max_live_docs: int = 5_000  # about 8 KB each: a visit held live is ~8 KB of Y doc
     compact_interval: float = 60.0
     log_retention: float = 7 * 24 * 3600.0  # seconds a raw update stays before compaction
     blob_max_size: int = MAX_ATTACHMENT_BYTES  # the schema's limit; lower it, never raise it
