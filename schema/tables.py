@@ -93,7 +93,8 @@ def _kind_table(kind: Kind) -> Table:
         kind.table,
         metadata,
         Column("doc_id", String(), primary_key=True),
-        Column("seq", BigInteger(), nullable=False),
+        # customers are paged by seq (the likely-duplicate finder, the offline index)
+        Column("seq", BigInteger(), nullable=False, index=kind.name == "customer"),
         Column("updated_at", BigInteger(), nullable=False),
         Column("received_at", BigInteger(), nullable=False),
         *_field_columns(kind.fields),

@@ -37,3 +37,19 @@ def test_0012_indexes_revocations_by_doc_and_seq(database_url: str) -> None:
     finally:
         command.upgrade(cfg, "head")
     assert _indexes(database_url, "sync_revocations")[name] == ["doc_id", "seq"]
+
+
+def test_0014_indexes_customers_by_seq(database_url: str) -> None:
+    from schema.tables import KIND_TABLES
+
+    name = "ix_rec_customer_seq"
+    assert _indexes(database_url, "rec_customer")[name] == ["seq"]
+    declared = {str(i.name): [c.name for c in i.columns] for i in KIND_TABLES["customer"].indexes}
+    assert declared[name] == ["seq"]
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0013")
+    try:
+        assert name not in _indexes(database_url, "rec_customer")
+    finally:
+        command.upgrade(cfg, "head")
+    assert _indexes(database_url, "rec_customer")[name] == ["seq"]
