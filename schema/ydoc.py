@@ -359,7 +359,19 @@ def write_record(doc: Doc[Any], kind: str | Kind, values: Mapping[str, Any]) -> 
     k = kind if isinstance(kind, Kind) else get_kind(kind)
     root = doc.get(ROOT, type=Map)
     with doc.transaction():
-        for key in list(root.keys()):
+        held = list(root.keys())
+        if not held:
+            # A new record (an import, a server-made doc): nothing to compare with or keep,
+            # so each field is set as `_write_field` would, without reading it first.
+            fields = {f.name: f for f in k.fields}
+            for key, value in values.items():
+                if value is None:
+                    continue
+                if key not in fields:
+                    raise KeyError(f"{k.name} has no field {key!r}")
+                root[key] = _prelim(fields[key], value)
+            return
+        for key in held:
             if key not in values or values[key] is None:
                 del root[key]
         update_fields(doc, k, {key: v for key, v in values.items() if v is not None})
