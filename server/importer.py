@@ -526,12 +526,16 @@ class Importer:
         layout = sheet.layout
         plans: list[RowPlan] = []
         first_of: dict[str, RowPlan] = {}
-        for n, (number, cells) in enumerate(sheet.rows):
-            plans.append(self._row(sheet, layout, number, cells, mapping, col_of, label,
-                                   logins, now, first_of))
-            if n % 200 == 199:
-                await asyncio.sleep(0)  # a 100,000-row dry run in the server serves others
-        await self._match(plans, on_match)
+        try:
+            for n, (number, cells) in enumerate(sheet.rows):
+                plans.append(self._row(sheet, layout, number, cells, mapping, col_of, label,
+                                       logins, now, first_of))
+                if n % 200 == 199:
+                    gc.freeze()  # the rows planned so far stay: see `run`
+                    await asyncio.sleep(0)  # a 100,000-row dry run in the server serves others
+            await self._match(plans, on_match)
+        finally:
+            gc.unfreeze()
         return Plan(sheet, dict(mapping), on_match, plans)
 
     def _row(self, sheet: Sheet, layout: str, number: int, cells: list[Any],
