@@ -99,6 +99,20 @@ def psql(database_url: str, sql: str) -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
+def counts(database_url: str | None, data_dir: Path, sql: str) -> list[int]:
+    """The one row of integers `sql` gives, read straight from the bench server's database
+    after a run: its SQLite file in `data_dir`, or PostgreSQL at `database_url`."""
+    if database_url is not None:
+        return [int(v) for v in psql(database_url, sql)[0]]
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "waiqin.db")
+    try:
+        return [int(v) for v in db.execute(sql).fetchone()]
+    finally:
+        db.close()
+
+
 def pg_backends_cpu(database_url: str) -> dict[int, float]:
     """CPU seconds so far of every PostgreSQL backend connected to this database (the
     server's pool and writer), by pid; PostgreSQL runs on this machine."""

@@ -118,19 +118,8 @@ def run(db: str, kinds: list[str], n: int, window: int, profile: Path | None) ->
 
 def count_device_rows(database_url: str | None, data_dir: Path) -> int:
     """Rows the bench's devices wrote (the server's own edits, e.g. codes, are not counted)."""
-    import sqlite3
-    import subprocess
-
     sql = "SELECT count(*) FROM sync_changes WHERE device_id LIKE 'nr-%'"
-    if database_url is None:
-        db = sqlite3.connect(data_dir / "waiqin.db")
-        try:
-            return int(db.execute(sql).fetchone()[0])
-        finally:
-            db.close()
-    out = subprocess.run(["psql", database_url, "-tAc", sql], check=True, capture_output=True,
-                         text=True).stdout
-    return int(out.strip())
+    return h.counts(database_url, data_dir, sql)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,22 +208,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def storm_rows(database_url: str | None, data_dir: Path) -> tuple[int, int]:
     """(rows, distinct (device, clock)) the storm's devices wrote into the change log, read
     straight from the database after the run: every update sent should be there once."""
-    import sqlite3
-    import subprocess
-
-    sql = ("SELECT count(*), count(DISTINCT device_id || ':' || clock) FROM sync_changes "
-           "WHERE device_id LIKE 'storm%-dev%'")
-    if database_url is None:
-        db = sqlite3.connect(data_dir / "waiqin.db")
-        try:
-            rows, distinct = db.execute(sql).fetchone()
-        finally:
-            db.close()
-    else:
-        out = subprocess.run(["psql", database_url, "-tAF,", "-c", sql], check=True,
-                             capture_output=True, text=True).stdout
-        rows, distinct = out.strip().split(",")
-    return int(rows), int(distinct)
+    rows, distinct = h.counts(
+        database_url, data_dir,
+        "SELECT count(*), count(DISTINCT device_id || ':' || clock) FROM sync_changes "
+        "WHERE device_id LIKE 'storm%-dev%'")
+    return rows, distinct
 
 
 def main(argv: list[str] | None = None) -> int:

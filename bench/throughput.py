@@ -206,18 +206,7 @@ def run_waiqin(db: str, *, k: int, m: int, docs: int, window: int, instances: in
 
 def count_log_rows(database_url: str | None, data_dir: Path) -> int:
     """Rows in the server's change log, read straight from the database after the run."""
-    import sqlite3
-    import subprocess
-
-    if database_url is None:
-        db = sqlite3.connect(data_dir / "waiqin.db")
-        try:
-            return int(db.execute("SELECT count(*) FROM sync_changes").fetchone()[0])
-        finally:
-            db.close()
-    out = subprocess.run(["psql", database_url, "-tAc", "SELECT count(*) FROM sync_changes"],
-                         check=True, capture_output=True, text=True).stdout
-    return int(out.strip())
+    return h.counts(database_url, data_dir, "SELECT count(*) FROM sync_changes")[0]
 
 
 def print_result(res: dict[str, Any]) -> None:
