@@ -237,8 +237,11 @@ class SyncSession:
         await self._send(p.CaughtUp(cursor))
 
     async def _send_range(self, after: int, upto: int, *, first: bool) -> None:
-        # a catch-up slot, and one connection for the round's scope query and chunks
-        async with self.hub.catch_up_slots, self.hub.log.reader.reads() as reads:
+        async with self.hub.catch_up_slots:
+            await self._send_range_now(after, upto, first=first)
+
+    async def _send_range_now(self, after: int, upto: int, *, first: bool) -> None:
+        async with self.hub.log.reader.reads() as reads:  # one connection for the round
             await self._send_range_on(reads, after, upto, first=first)
 
     async def _send_range_on(self, reads: Reads, after: int, upto: int, *, first: bool) -> None:
