@@ -323,14 +323,12 @@ def _set_text(text: Text, new: str) -> None:
         text.insert(at, new[start:end_new])
 
 
-def _write_field(root: Map[Any], f: Field, value: Any, *, held: bool = True) -> None:
-    """`held`: the root may hold the field (False when the caller knows it does not: then
-    there is nothing to read, compare or edit in place)."""
+def _write_field(root: Map[Any], f: Field, value: Any) -> None:
     if value is None:
-        if held and f.name in root:
+        if f.name in root:
             del root[f.name]
         return
-    current = root.get(f.name) if held else None
+    current = root.get(f.name)
     if f.y_type == "text" and isinstance(current, Text) and isinstance(value, str):
         _set_text(current, value)
         return
@@ -345,22 +343,14 @@ def update_fields(doc: Doc[Any], kind: str | Kind, changes: Mapping[str, Any]) -
     Text fields are edited in place; list fields are replaced as a whole.
     """
     k = kind if isinstance(kind, Kind) else get_kind(kind)
-    root = doc.get(ROOT, type=Map)
-    with doc.transaction():
-        _write_fields(root, k, changes)
-
-
-def _write_fields(
-    root: Map[Any], k: Kind, changes: Mapping[str, Any], held: set[str] | None = None
-) -> None:
-    """`held`: the keys the root holds, when the caller read them already (the others are
-    set without being read first)."""
     fields = {f.name: f for f in k.fields}
     for key in changes:
         if key not in fields:
             raise KeyError(f"{k.name} has no field {key!r}")
-    for key, value in changes.items():
-        _write_field(root, fields[key], value, held=held is None or key in held)
+    root = doc.get(ROOT, type=Map)
+    with doc.transaction():
+        for key, value in changes.items():
+            _write_field(root, fields[key], value)
 
 
 def write_record(doc: Doc[Any], kind: str | Kind, values: Mapping[str, Any]) -> None:
@@ -369,12 +359,22 @@ def write_record(doc: Doc[Any], kind: str | Kind, values: Mapping[str, Any]) -> 
     k = kind if isinstance(kind, Kind) else get_kind(kind)
     root = doc.get(ROOT, type=Map)
     with doc.transaction():
-        held = set(root.keys())
+        held = list(root.keys())
+        if not held:
+            # A new record (an import, a server-made doc): nothing to compare with or keep,
+            # so each field is set as `_write_field` would, without reading it first.
+            fields = {f.name: f for f in k.fields}
+            for key, value in values.items():
+                if value is None:
+                    continue
+                if key not in fields:
+                    raise KeyError(f"{k.name} has no field {key!r}")
+                root[key] = _prelim(fields[key], value)
+            return
         for key in held:
             if key not in values or values[key] is None:
                 del root[key]
-        # a new record (an import, a server-made doc) holds nothing: no field is read first
-        _write_fields(root, k, {key: v for key, v in values.items() if v is not None}, held)
+        update_fields(doc, k, {key: v for key, v in values.items() if v is not None})
 
 
 def append_item(doc: Doc[Any], kind: str | Kind, field: str, item: Any) -> None:
